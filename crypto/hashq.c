@@ -1,0 +1,142 @@
+/* hashq.c: a FIFO of SHA-256 updates served by one worker thread. */
+#include <pthread.h>
+#include <stdlib.h>
+
+#include "hashq.h"
+
+#define HASHQ_SLOTS 8
+
+struct hashq_job {
+	EVP_MD_CTX *ctx;
+	const void *p;
+	size_t len;
+};
+
+struct hashq {
+	int threaded;
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cv_work;  /* a job was queued, or stop */
+	pthread_cond_t cv_done;  /* a job finished */
+	struct hashq_job ring[HASHQ_SLOTS];
+	uint64_t submitted;      /* tickets handed out: 1..submitted */
+	uint64_t done;           /* jobs finished: 1..done */
+	int stop;
+	int failed;
+};
+
+static void *
+hashq_main(void *arg)
+{
+	struct hashq *q = arg;
+	struct hashq_job job;
+	int ok;
+
+	pthread_mutex_lock(&q->mu);
+	for (;;) {
+		while (q->done == q->submitted && !q->stop)
+			pthread_cond_wait(&q->cv_work, &q->mu);
+		if (q->done == q->submitted && q->stop)
+			break;
+		job = q->ring[q->done % HASHQ_SLOTS];
+		pthread_mutex_unlock(&q->mu);
+		ok = EVP_DigestUpdate(job.ctx, job.p, job.len) == 1;
+		pthread_mutex_lock(&q->mu);
+		if (!ok)
+			q->failed = 1;
+		q->done++;
+		pthread_cond_broadcast(&q->cv_done);
+	}
+	pthread_mutex_unlock(&q->mu);
+	return NULL;
+}
+
+vault_err
+hashq_new(int threaded, struct hashq **qp)
+{
+	struct hashq *q;
+
+	*qp = NULL;
+	if ((q = calloc(1, sizeof *q)) == NULL)
+		return VAULT_ERR_NOMEM;
+	q->threaded = threaded;
+	if (threaded) {
+		pthread_mutex_init(&q->mu, NULL);
+		pthread_cond_init(&q->cv_work, NULL);
+		pthread_cond_init(&q->cv_done, NULL);
+		if (pthread_create(&q->thread, NULL, hashq_main, q) != 0) {
+			/* No thread to be had: hash inline rather than fail. */
+			pthread_mutex_destroy(&q->mu);
+			pthread_cond_destroy(&q->cv_work);
+			pthread_cond_destroy(&q->cv_done);
+			q->threaded = 0;
+		}
+	}
+	*qp = q;
+	return VAULT_OK;
+}
+
+uint64_t
+hashq_submit(struct hashq *q, EVP_MD_CTX *ctx, const void *p, size_t len)
+{
+	uint64_t ticket;
+
+	if (!q->threaded) {
+		if (EVP_DigestUpdate(ctx, p, len) != 1)
+			q->failed = 1;
+		return ++q->done;
+	}
+	pthread_mutex_lock(&q->mu);
+	while (q->submitted - q->done == HASHQ_SLOTS)
+		pthread_cond_wait(&q->cv_done, &q->mu);
+	q->ring[q->submitted % HASHQ_SLOTS] = (struct hashq_job){ ctx, p, len };
+	ticket = ++q->submitted;
+	pthread_cond_signal(&q->cv_work);
+	pthread_mutex_unlock(&q->mu);
+	return ticket;
+}
+
+void
+hashq_wait(struct hashq *q, uint64_t ticket)
+{
+	if (!q->threaded || ticket == 0)
+		return;
+	pthread_mutex_lock(&q->mu);
+	while (q->done < ticket)
+		pthread_cond_wait(&q->cv_done, &q->mu);
+	pthread_mutex_unlock(&q->mu);
+}
+
+vault_err
+hashq_wait_all(struct hashq *q)
+{
+	int failed;
+
+	if (q->threaded) {
+		pthread_mutex_lock(&q->mu);
+		while (q->done < q->submitted)
+			pthread_cond_wait(&q->cv_done, &q->mu);
+		failed = q->failed;
+		pthread_mutex_unlock(&q->mu);
+	} else
+		failed = q->failed;
+	return failed ? VAULT_ERR_INTERNAL : VAULT_OK;
+}
+
+void
+hashq_free(struct hashq *q)
+{
+	if (q == NULL)
+		return;
+	if (q->threaded) {
+		pthread_mutex_lock(&q->mu);
+		q->stop = 1;
+		pthread_cond_signal(&q->cv_work);
+		pthread_mutex_unlock(&q->mu);
+		pthread_join(q->thread, NULL);
+		pthread_mutex_destroy(&q->mu);
+		pthread_cond_destroy(&q->cv_work);
+		pthread_cond_destroy(&q->cv_done);
+	}
+	free(q);
+}

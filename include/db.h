@@ -1,0 +1,39 @@
+/*
+ * db.h: the metadata database (SQLite).
+ *
+ * Invariants of every connection: WAL journal, synchronous=FULL (a COMMIT
+ * that returned is on disk), foreign keys enforced, secure_delete on (a
+ * deleted key wrapping is overwritten, not left in a free page), STRICT
+ * tables. The schema carries its version in PRAGMA user_version; db_open
+ * applies the missing migrations in order, each in its own transaction.
+ */
+#ifndef DB_H
+#define DB_H
+
+#include <sqlite3.h>
+
+#include "vault.h"
+
+#define DB_SCHEMA_LATEST 2
+
+struct vault_db;
+
+/* Opens (creating with mode 0600 if needed) and migrates up to
+ * target_version (0 means DB_SCHEMA_LATEST; tests pass an older one to make
+ * a database of an earlier schema). VAULT_ERR_UNSUPPORTED if the file's
+ * schema is newer than this build knows. */
+vault_err db_open(const char *path, int target_version, struct vault_db **dbp);
+void db_close(struct vault_db *db);
+int db_schema_version(struct vault_db *db);
+sqlite3 *db_handle(struct vault_db *db);
+
+/* BEGIN IMMEDIATE / COMMIT / ROLLBACK. db_commit returns VAULT_ERR_IO if the
+ * commit failed, in which case the transaction was rolled back. */
+vault_err db_begin(struct vault_db *db);
+vault_err db_commit(struct vault_db *db);
+void db_rollback(struct vault_db *db);
+
+/* Maps an SQLite result code to a vault_err. */
+vault_err db_err(int rc);
+
+#endif

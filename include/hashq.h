@@ -1,0 +1,38 @@
+/*
+ * hashq.h: SHA-256 on a second thread.
+ *
+ * The store pipeline hashes every byte twice (the plaintext for the legal
+ * fingerprint, the ciphertext for keyless integrity checks). Done inline,
+ * that makes the pipeline slower than the serial bound of one hash plus
+ * encryption plus write; done here, both hashes overlap encryption.
+ *
+ * Jobs run in submission order on one worker thread. A job only reads its
+ * buffer; the submitter must not change that buffer until hashq_wait() has
+ * returned for the job's ticket. A queue created with threaded = 0 runs
+ * each job inline in hashq_submit (small documents need no thread).
+ */
+#ifndef HASHQ_H
+#define HASHQ_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <openssl/evp.h>
+
+#include "vault.h"
+
+struct hashq;
+
+/* *qp is NULL on failure. */
+vault_err hashq_new(int threaded, struct hashq **qp);
+/* Queues ctx.update(p, len); returns the job's ticket (> 0). Blocks while the
+ * queue is full. A failed EVP update is reported by hashq_wait_all. */
+uint64_t hashq_submit(struct hashq *q, EVP_MD_CTX *ctx, const void *p, size_t len);
+/* Returns once the job with this ticket (and all before it) is done.
+ * A ticket of 0 returns at once. */
+void hashq_wait(struct hashq *q, uint64_t ticket);
+/* Waits for every job; VAULT_ERR_INTERNAL if any EVP update failed. */
+vault_err hashq_wait_all(struct hashq *q);
+/* Waits for every job, stops the thread, frees. NULL-safe. */
+void hashq_free(struct hashq *q);
+
+#endif

@@ -1,0 +1,66 @@
+/*
+ * store.h: an open data directory: the metadata database, the blob store,
+ * the pepper, and the limits that apply to them.
+ *
+ *   DIR/            0700
+ *     vault.db      SQLite (+ -wal, -shm), 0600
+ *     pepper.key    32 random bytes, 0600 (or --pepper-file elsewhere)
+ *     instance.key  Ed25519 signing key of the instance, 0600
+ *     blobs/        encrypted blobs (blobstore.h)
+ *
+ * A struct store is used by one thread at a time (one SQLite connection).
+ */
+#ifndef STORE_H
+#define STORE_H
+
+#include <stdint.h>
+
+#include "keys.h"
+#include "vault.h"
+
+struct vault_db;
+struct blobstore;
+
+struct store_options {
+	struct keys_pwparams pw;        /* Argon2id cost for new wrappings */
+	uint64_t max_document_size;     /* bytes */
+	uint64_t quota_bytes;           /* per person, original bytes */
+	const char *pepper_path;        /* NULL: DIR/pepper.key */
+};
+
+#define STORE_DEFAULT_MAX_DOCUMENT_SIZE (100ull * 1000 * 1000)
+#define STORE_DEFAULT_QUOTA (1000ull * 1000 * 1000)
+
+/* Defaults of this build (keys_pwparams_default, 100 MB, 1 GB). */
+void store_options_default(struct store_options *o);
+
+/* What start-up found and did. */
+struct store_recovery {
+	unsigned tmp_removed;   /* temp files of puts cut short, removed */
+	unsigned orphan_blobs;  /* blobs with no document row (kept, reported) */
+	unsigned missing_blobs; /* document rows whose blob is missing */
+	unsigned stray_files;   /* files in the blob store that are not blobs */
+};
+
+struct store {
+	char *dir;
+	struct vault_db *db;
+	struct blobstore *blobs;
+	uint8_t *pepper;        /* guarded, read-only */
+	struct store_options opt;
+};
+
+/*
+ * Creates a data directory: DIR (0700), pepper, instance key, database.
+ * VAULT_ERR_EXISTS if DIR exists and is not empty, unless force, in which
+ * case the existing files are replaced (never silently: the caller asked).
+ */
+vault_err store_create(const char *dir, const struct store_options *o, int force);
+
+/* Opens a data directory, removes leftover temp files and counts orphans.
+ * rep may be NULL. *sp is NULL on failure. */
+vault_err store_open(const char *dir, const struct store_options *o,
+    struct store **sp, struct store_recovery *rep);
+void store_close(struct store *s);
+
+#endif

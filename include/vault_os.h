@@ -1,0 +1,34 @@
+/*
+ * vault_os.h: the system calls that durability depends on, behind a table.
+ *
+ * The blob store and the key files call the operating system only through
+ * vault_os, so that tests can make a chosen fsync fail with EIO, a write
+ * fail with ENOSPC, or the clock jump. Production code never changes the
+ * table. (SQLite goes through its own VFS; crash tests reach it with strace.)
+ */
+#ifndef VAULT_OS_H
+#define VAULT_OS_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+struct vault_os {
+	int (*open)(const char *path, int flags, mode_t mode);
+	ssize_t (*read)(int fd, void *buf, size_t len);
+	ssize_t (*write)(int fd, const void *buf, size_t len);
+	int (*fsync)(int fd);
+	int (*rename)(const char *from, const char *to); /* never replaces: EEXIST */
+	int (*unlink)(const char *path);
+	int (*close)(int fd);
+	int64_t (*now_ms)(void); /* wall clock, milliseconds since the epoch */
+};
+
+extern struct vault_os vault_os;
+
+/* Restores every entry of vault_os to the real system call. */
+void vault_os_reset(void);
+
+/* write(2) until done or error; returns 0, or -1 with errno set. */
+int vault_os_write_all(int fd, const void *buf, size_t len);
+
+#endif

@@ -1,0 +1,159 @@
+/* db.c: opening, configuring and migrating the metadata database. */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "db.h"
+#include "vault_os.h"
+
+extern const char *const db_migrations[];
+extern const size_t db_migrations_count;
+
+_Static_assert(DB_SCHEMA_LATEST == 2, "update DB_SCHEMA_LATEST with schema.c");
+
+struct vault_db {
+	sqlite3 *h;
+};
+
+vault_err
+db_err(int rc)
+{
+	switch (rc & 0xff) {
+	case SQLITE_OK:
+	case SQLITE_DONE:
+	case SQLITE_ROW: return VAULT_OK;
+	case SQLITE_NOMEM: return VAULT_ERR_NOMEM;
+	case SQLITE_FULL: return VAULT_ERR_NOSPACE;
+	case SQLITE_CONSTRAINT: return VAULT_ERR_EXISTS;
+	case SQLITE_CORRUPT:
+	case SQLITE_NOTADB: return VAULT_ERR_CORRUPT;
+	case SQLITE_IOERR:
+	case SQLITE_CANTOPEN:
+	case SQLITE_READONLY:
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED: return VAULT_ERR_IO;
+	default: return VAULT_ERR_INTERNAL;
+	}
+}
+
+static vault_err
+exec(sqlite3 *h, const char *sql)
+{
+	return db_err(sqlite3_exec(h, sql, NULL, NULL, NULL));
+}
+
+static int
+user_version(sqlite3 *h)
+{
+	sqlite3_stmt *st;
+	int v = -1;
+
+	if (sqlite3_prepare_v2(h, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+static vault_err
+migrate(sqlite3 *h, int target)
+{
+	char sql[64];
+	vault_err r;
+	int v;
+
+	if ((v = user_version(h)) < 0)
+		return VAULT_ERR_CORRUPT;
+	if (v > DB_SCHEMA_LATEST)
+		return VAULT_ERR_UNSUPPORTED;
+	for (; v < target; v++) {
+		if ((r = exec(h, "BEGIN IMMEDIATE")) != VAULT_OK)
+			return r;
+		snprintf(sql, sizeof sql, "PRAGMA user_version = %d", v + 1);
+		if ((r = exec(h, db_migrations[v])) != VAULT_OK ||
+		    (r = exec(h, sql)) != VAULT_OK ||
+		    (r = exec(h, "COMMIT")) != VAULT_OK) {
+			exec(h, "ROLLBACK");
+			return r;
+		}
+	}
+	return VAULT_OK;
+}
+
+vault_err
+db_open(const char *path, int target_version, struct vault_db **dbp)
+{
+	struct vault_db *db = NULL;
+	sqlite3 *h = NULL;
+	vault_err r;
+	int fd;
+
+	*dbp = NULL;
+	if (target_version == 0)
+		target_version = DB_SCHEMA_LATEST;
+	if (target_version < 1 || (size_t)target_version > db_migrations_count)
+		abort();
+	/* Create the file ourselves so that it is 0600 whatever the umask;
+	 * SQLite gives the -wal and -shm files the same mode. */
+	fd = vault_os.open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return VAULT_ERR_IO;
+	vault_os.close(fd);
+	if (sqlite3_open_v2(path, &h, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+		r = VAULT_ERR_IO;
+		goto fail;
+	}
+	sqlite3_extended_result_codes(h, 1);
+	sqlite3_busy_timeout(h, 10000);
+	if ((r = exec(h, "PRAGMA journal_mode = WAL")) != VAULT_OK ||
+	    (r = exec(h, "PRAGMA synchronous = FULL")) != VAULT_OK ||
+	    (r = exec(h, "PRAGMA foreign_keys = ON")) != VAULT_OK ||
+	    (r = exec(h, "PRAGMA secure_delete = ON")) != VAULT_OK ||
+	    (r = exec(h, "PRAGMA trusted_schema = OFF")) != VAULT_OK)
+		goto fail;
+	if ((r = migrate(h, target_version)) != VAULT_OK)
+		goto fail;
+	if ((db = malloc(sizeof *db)) == NULL) {
+		r = VAULT_ERR_NOMEM;
+		goto fail;
+	}
+	db->h = h;
+	*dbp = db;
+	return VAULT_OK;
+fail:
+	sqlite3_close(h);
+	return r;
+}
+
+void
+db_close(struct vault_db *db)
+{
+	if (db == NULL)
+		return;
+	sqlite3_close(db->h);
+	free(db);
+}
+
+int db_schema_version(struct vault_db *db) { return user_version(db->h); }
+sqlite3 *db_handle(struct vault_db *db) { return db->h; }
+
+vault_err db_begin(struct vault_db *db) { return exec(db->h, "BEGIN IMMEDIATE"); }
+
+vault_err
+db_commit(struct vault_db *db)
+{
+	vault_err r = exec(db->h, "COMMIT");
+
+	if (r != VAULT_OK) {
+		exec(db->h, "ROLLBACK");
+		/* A failed COMMIT is never reported as anything but failure. */
+		if (r == VAULT_ERR_EXISTS || r == VAULT_ERR_INTERNAL)
+			r = VAULT_ERR_IO;
+	}
+	return r;
+}
+
+void db_rollback(struct vault_db *db) { exec(db->h, "ROLLBACK"); }

@@ -1,0 +1,689 @@
+/*
+ * documents.c: a person's documents, from the first byte of a put to the
+ * row that makes it visible, and back out through a verified read.
+ *
+ * Durability of a put, in order (see also blobstore_fs.c):
+ *   1. blob written and fsynced under a temp name, renamed, directory fsynced
+ *   2. one transaction: document row + owner's key wrapping, COMMIT
+ *      (synchronous=FULL: the WAL is fsynced before COMMIT returns)
+ *   3. only now does the caller hear success
+ * A crash before 2 leaves an orphan blob that no row names: invisible,
+ * reported at start-up. A crash after 2 leaves the whole document.
+ */
+#include <openssl/evp.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "accounts.h"
+#include "blobstore.h"
+#include "db.h"
+#include "documents.h"
+#include "keys.h"
+#include "vault_os.h"
+
+static const char *const categories[] = {
+	"identity", "residence", "health", "housing", "employment", "income",
+	"tax", "family", "schooling", "bank", "justice", "other",
+};
+
+#define TITLE_NONCE_LEN crypto_aead_xchacha20poly1305_ietf_NPUBBYTES
+#define TITLE_AD_LEN (4 + 2 * VAULT_ID_LEN)
+static const char title_label[] = "vault/title/v1";
+
+int
+documents_category_valid(const char *c)
+{
+	size_t i;
+
+	for (i = 0; c != NULL && i < sizeof categories / sizeof categories[0]; i++)
+		if (strcmp(c, categories[i]) == 0)
+			return 1;
+	return 0;
+}
+
+int
+documents_date_valid(const char *s)
+{
+	static const int mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+	int y, m, d, i;
+
+	if (s == NULL || strlen(s) != 10 || s[4] != '-' || s[7] != '-')
+		return 0;
+	for (i = 0; i < 10; i++)
+		if (i != 4 && i != 7 && (s[i] < '0' || s[i] > '9'))
+			return 0;
+	y = atoi(s);
+	m = atoi(s + 5);
+	d = atoi(s + 8);
+	if (y < 1900 || m < 1 || m > 12 || d < 1 || d > mdays[m - 1])
+		return 0;
+	if (m == 2 && d == 29 && !((y % 4 == 0 && y % 100 != 0) || y % 400 == 0))
+		return 0;
+	return 1;
+}
+
+static int
+title_valid(const char *t)
+{
+	size_t n, i;
+
+	if (t == NULL || (n = strlen(t)) == 0 || n > DOC_TITLE_MAX)
+		return 0;
+	for (i = 0; i < n; i++)
+		if ((unsigned char)t[i] < 0x20 || t[i] == 0x7f)
+			return 0;
+	return 1;
+}
+
+/* type "/" subtype, each of RFC 6838 restricted-name characters. */
+static int
+media_type_valid(const char *m)
+{
+	const char *slash;
+	size_t n, i;
+
+	if (m == NULL || (n = strlen(m)) < 3 || n > DOC_MEDIA_TYPE_MAX ||
+	    (slash = strchr(m, '/')) == NULL || slash == m || slash[1] == '\0' ||
+	    strchr(slash + 1, '/') != NULL)
+		return 0;
+	for (i = 0; i < n; i++) {
+		char c = m[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || strchr("!#$&^_.+-/", c) != NULL))
+			return 0;
+	}
+	return 1;
+}
+
+static void
+title_ad(const vault_id *doc, const vault_id *owner, uint8_t ad[TITLE_AD_LEN])
+{
+	memcpy(ad, "VTI1", 4);
+	memcpy(ad + 4, doc->b, VAULT_ID_LEN);
+	memcpy(ad + 4 + VAULT_ID_LEN, owner->b, VAULT_ID_LEN);
+}
+
+/* The title is personal data ("titre de séjour de …"): it is stored
+ * encrypted under a key derived from the document key, so that whoever can
+ * open the document can read its title, and nobody else. */
+static vault_err
+title_key(const uint8_t *dk, uint8_t **tkp)
+{
+	uint8_t *tk;
+
+	*tkp = NULL;
+	if ((tk = sodium_malloc(32)) == NULL)
+		return VAULT_ERR_NOMEM;
+	crypto_generichash(tk, 32, (const uint8_t *)title_label,
+	    sizeof title_label - 1, dk, KEYS_DOCKEY_LEN);
+	*tkp = tk;
+	return VAULT_OK;
+}
+
+static vault_err
+title_seal(const uint8_t *dk, const vault_id *doc, const vault_id *owner,
+    const char *title, uint8_t **outp, size_t *out_len)
+{
+	uint8_t ad[TITLE_AD_LEN], *out, *tk;
+	size_t n = strlen(title);
+	vault_err r;
+
+	*outp = NULL;
+	if ((r = title_key(dk, &tk)) != VAULT_OK)
+		return r;
+	*out_len = TITLE_NONCE_LEN + n + crypto_aead_xchacha20poly1305_ietf_ABYTES;
+	if ((out = malloc(*out_len)) == NULL) {
+		sodium_free(tk);
+		return VAULT_ERR_NOMEM;
+	}
+	title_ad(doc, owner, ad);
+	randombytes_buf(out, TITLE_NONCE_LEN);
+	crypto_aead_xchacha20poly1305_ietf_encrypt(out + TITLE_NONCE_LEN, NULL,
+	    (const uint8_t *)title, n, ad, sizeof ad, NULL, out, tk);
+	sodium_free(tk);
+	*outp = out;
+	return VAULT_OK;
+}
+
+static vault_err
+title_open(const uint8_t *dk, const vault_id *doc, const vault_id *owner,
+    const uint8_t *enc, size_t enc_len, char title[DOC_TITLE_MAX + 1])
+{
+	uint8_t ad[TITLE_AD_LEN], *tk;
+	unsigned long long n;
+	vault_err r;
+
+	title[0] = '\0';
+	if (enc_len < TITLE_NONCE_LEN + crypto_aead_xchacha20poly1305_ietf_ABYTES ||
+	    enc_len > TITLE_NONCE_LEN + crypto_aead_xchacha20poly1305_ietf_ABYTES +
+	    DOC_TITLE_MAX)
+		return VAULT_ERR_CORRUPT;
+	if ((r = title_key(dk, &tk)) != VAULT_OK)
+		return r;
+	title_ad(doc, owner, ad);
+	if (crypto_aead_xchacha20poly1305_ietf_decrypt((uint8_t *)title, &n, NULL,
+	    enc + TITLE_NONCE_LEN, enc_len - TITLE_NONCE_LEN, ad, sizeof ad, enc,
+	    tk) != 0)
+		r = VAULT_ERR_CORRUPT;
+	else
+		title[n] = '\0';
+	sodium_free(tk);
+	return r;
+}
+
+/* ---- usage ------------------------------------------------------------ */
+
+vault_err
+documents_usage(struct store *s, const vault_id *owner, uint64_t *bytes)
+{
+	char idt[VAULT_ID_TEXT_LEN + 1];
+	sqlite3_stmt *st;
+	int rc;
+
+	*bytes = 0;
+	vault_id_to_text(owner, idt);
+	if (sqlite3_prepare_v2(db_handle(s->db),
+	    "SELECT COALESCE(SUM(size), 0) FROM documents WHERE owner_id = ?1",
+	    -1, &st, NULL) != SQLITE_OK)
+		return VAULT_ERR_INTERNAL;
+	sqlite3_bind_text(st, 1, idt, -1, SQLITE_TRANSIENT);
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		*bytes = (uint64_t)sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW ? VAULT_OK : db_err(rc);
+}
+
+/* ---- put -------------------------------------------------------------- */
+
+struct document_put {
+	struct store *s;
+	vault_id id, owner, depositor;
+	char idt[VAULT_ID_TEXT_LEN + 1];
+	uint8_t owner_pk[KEYS_PK_LEN];
+	uint8_t *dk;                 /* guarded */
+	char *title;                 /* guarded copy */
+	char category[16];
+	char media_type[DOC_MEDIA_TYPE_MAX + 1];
+	char issued[11], expires[11];
+	struct blobstore_put *bp;
+	struct blob_writer *w;
+	uint64_t size, limit;
+	vault_err err;               /* sticky */
+};
+
+static vault_err
+sink_write(void *ctx, const void *p, size_t len)
+{
+	return blobstore_put_write(ctx, p, len);
+}
+
+void
+documents_put_abort(struct document_put *p)
+{
+	if (p == NULL)
+		return;
+	blob_writer_free(p->w);
+	blobstore_put_abort(p->bp);
+	sodium_free(p->dk);
+	sodium_free(p->title);
+	free(p);
+}
+
+vault_err
+documents_put_begin(struct store *s, const vault_id *owner,
+    const vault_id *depositor, const struct document_meta *meta,
+    enum blob_compress compress, struct document_put **pp)
+{
+	struct document_put *p;
+	struct blob_sink sink;
+	uint64_t used;
+	vault_err r;
+
+	*pp = NULL;
+	if (!title_valid(meta->title) || !documents_category_valid(meta->category) ||
+	    !media_type_valid(meta->media_type) ||
+	    (meta->issued != NULL && !documents_date_valid(meta->issued)) ||
+	    (meta->expires != NULL && !documents_date_valid(meta->expires)))
+		return VAULT_ERR_FORMAT;
+	if ((p = calloc(1, sizeof *p)) == NULL)
+		return VAULT_ERR_NOMEM;
+	p->s = s;
+	p->owner = *owner;
+	p->depositor = *depositor;
+	snprintf(p->category, sizeof p->category, "%s", meta->category);
+	snprintf(p->media_type, sizeof p->media_type, "%s", meta->media_type);
+	snprintf(p->issued, sizeof p->issued, "%s", meta->issued ? meta->issued : "");
+	snprintf(p->expires, sizeof p->expires, "%s", meta->expires ? meta->expires : "");
+	if ((r = accounts_public_key(s, owner, p->owner_pk)) != VAULT_OK ||
+	    (r = documents_usage(s, owner, &used)) != VAULT_OK)
+		goto fail;
+	/* The tighter of the two limits, checked as bytes arrive. */
+	p->limit = s->opt.max_document_size;
+	if (used >= s->opt.quota_bytes)
+		p->limit = 0;
+	else if (s->opt.quota_bytes - used < p->limit)
+		p->limit = s->opt.quota_bytes - used;
+	if ((p->title = sodium_malloc(strlen(meta->title) + 1)) == NULL) {
+		r = VAULT_ERR_NOMEM;
+		goto fail;
+	}
+	memcpy(p->title, meta->title, strlen(meta->title) + 1);
+	vault_id_random(&p->id);
+	vault_id_to_text(&p->id, p->idt);
+	if ((r = keys_dockey_new(&p->dk)) != VAULT_OK ||
+	    (r = blobstore_put_begin(s->blobs, p->idt, &p->bp)) != VAULT_OK)
+		goto fail;
+	sink.write = sink_write;
+	sink.ctx = p->bp;
+	if ((r = blob_writer_new(p->dk, &p->id, owner, compress, &sink,
+	    &p->w)) != VAULT_OK)
+		goto fail;
+	*pp = p;
+	return VAULT_OK;
+fail:
+	documents_put_abort(p);
+	return r;
+}
+
+vault_err
+documents_put_write(struct document_put *p, const void *buf, size_t len)
+{
+	if (p->err != VAULT_OK)
+		return p->err;
+	if (len > p->limit - p->size) {
+		p->err = VAULT_ERR_LIMIT;
+		return p->err;
+	}
+	p->size += len;
+	p->err = blob_writer_write(p->w, buf, len);
+	return p->err;
+}
+
+static vault_err
+insert_rows(struct document_put *p, const struct blob_result *res,
+    const uint8_t *sealed, const uint8_t *tenc, size_t tenc_len, int64_t now)
+{
+	char owner[VAULT_ID_TEXT_LEN + 1], dep[VAULT_ID_TEXT_LEN + 1];
+	sqlite3 *h = db_handle(p->s->db);
+	sqlite3_stmt *st = NULL;
+	uint64_t used;
+	vault_err r;
+	int rc;
+
+	vault_id_to_text(&p->owner, owner);
+	vault_id_to_text(&p->depositor, dep);
+	/* Quota again, inside the write transaction: two puts that each fit
+	 * alone must not both land past the quota. */
+	if ((r = documents_usage(p->s, &p->owner, &used)) != VAULT_OK)
+		return r;
+	if (used + res->size > p->s->opt.quota_bytes)
+		return VAULT_ERR_LIMIT;
+	if (sqlite3_prepare_v2(h,
+	    "INSERT INTO documents (document_id, owner_id, title_enc, category,"
+	    " media_type, size, sha256, blob_version, compressed, cipher_size,"
+	    " cipher_sha256, issued, expires, deposited_by, deposited_at)"
+	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, NULLIF(?12, ''),"
+	    " NULLIF(?13, ''), ?14, ?15)", -1, &st, NULL) != SQLITE_OK)
+		return VAULT_ERR_INTERNAL;
+	sqlite3_bind_text(st, 1, p->idt, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, owner, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 3, tenc, (int)tenc_len, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, p->category, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, p->media_type, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 6, (sqlite3_int64)res->size);
+	sqlite3_bind_blob(st, 7, res->sha256, 32, SQLITE_STATIC);
+	sqlite3_bind_int(st, 8, BLOB_VERSION);
+	sqlite3_bind_int(st, 9, res->compressed);
+	sqlite3_bind_int64(st, 10, (sqlite3_int64)res->cipher_size);
+	sqlite3_bind_blob(st, 11, res->cipher_sha256, 32, SQLITE_STATIC);
+	sqlite3_bind_text(st, 12, p->issued, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 13, p->expires, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 14, dep, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 15, now);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return db_err(rc);
+	if (sqlite3_prepare_v2(h,
+	    "INSERT INTO key_wrappings (document_id, holder_kind, holder_id,"
+	    " wrapped, created_at) VALUES (?1, 'owner', ?2, ?3, ?4)", -1, &st,
+	    NULL) != SQLITE_OK)
+		return VAULT_ERR_INTERNAL;
+	sqlite3_bind_text(st, 1, p->idt, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, owner, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 3, sealed, KEYS_SEALED_DOCKEY_LEN, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, now);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? VAULT_OK : db_err(rc);
+}
+
+vault_err
+documents_put_commit(struct document_put *p, struct document_info *info)
+{
+	uint8_t sealed[KEYS_SEALED_DOCKEY_LEN];
+	struct blob_result res;
+	uint8_t *tenc = NULL;
+	size_t tenc_len = 0;
+	int blob_durable = 0;
+	int64_t now;
+	vault_err r;
+
+	if (info != NULL)
+		memset(info, 0, sizeof *info);
+	if ((r = p->err) != VAULT_OK ||
+	    (r = blob_writer_finish(p->w, &res)) != VAULT_OK)
+		goto out;
+	/* 1. the blob, durable (commit frees bp whatever happens) */
+	r = blobstore_put_commit(p->bp);
+	p->bp = NULL;
+	if (r != VAULT_OK)
+		goto out;
+	blob_durable = 1;
+	if ((r = keys_dockey_seal(p->dk, &p->id, p->owner_pk, sealed)) != VAULT_OK ||
+	    (r = title_seal(p->dk, &p->id, &p->owner, p->title, &tenc,
+	    &tenc_len)) != VAULT_OK)
+		goto out;
+	/* 2. the rows, in one durable transaction */
+	now = vault_os.now_ms();
+	if ((r = db_begin(p->s->db)) != VAULT_OK)
+		goto out;
+	if ((r = insert_rows(p, &res, sealed, tenc, tenc_len, now)) != VAULT_OK) {
+		db_rollback(p->s->db);
+		goto out;
+	}
+	if ((r = db_commit(p->s->db)) != VAULT_OK)
+		goto out;
+	blob_durable = 0; /* owned by its row now */
+	if (info != NULL) {
+		info->id = p->id;
+		info->owner = p->owner;
+		info->deposited_by = p->depositor;
+		snprintf(info->title, sizeof info->title, "%s", p->title);
+		memcpy(info->category, p->category, sizeof info->category);
+		memcpy(info->media_type, p->media_type, sizeof info->media_type);
+		memcpy(info->issued, p->issued, sizeof info->issued);
+		memcpy(info->expires, p->expires, sizeof info->expires);
+		info->size = res.size;
+		memcpy(info->sha256, res.sha256, 32);
+		info->cipher_size = res.cipher_size;
+		memcpy(info->cipher_sha256, res.cipher_sha256, 32);
+		info->compressed = res.compressed;
+		info->deposited_at = now;
+	}
+out:
+	/* A blob whose row never committed is nobody's: remove it so that a
+	 * failed put leaves nothing (a crash here leaves an orphan that
+	 * start-up reports). */
+	if (blob_durable)
+		(void)blobstore_remove(p->s->blobs, p->idt);
+	free(tenc);
+	documents_put_abort(p);
+	return r;
+}
+
+/* ---- read ------------------------------------------------------------- */
+
+struct document_read {
+	struct blobstore_get *g;
+	struct blob_reader *br;
+};
+
+static vault_err
+source_read(void *ctx, void *p, size_t cap, size_t *n)
+{
+	return blobstore_get_read(ctx, p, cap, n);
+}
+
+/* Loads the row of (owner, document) into info, and the holder's wrapping. */
+static vault_err
+load_row(struct store *s, const vault_id *owner, const vault_id *doc,
+    const vault_id *holder, struct document_info *info, uint8_t **tencp,
+    size_t *tenc_len, uint8_t sealed[KEYS_SEALED_DOCKEY_LEN])
+{
+	char ot[VAULT_ID_TEXT_LEN + 1], dt[VAULT_ID_TEXT_LEN + 1];
+	char ht[VAULT_ID_TEXT_LEN + 1];
+	sqlite3_stmt *st;
+	vault_err r = VAULT_OK;
+	const void *b;
+	int rc, n;
+
+	*tencp = NULL;
+	vault_id_to_text(owner, ot);
+	vault_id_to_text(doc, dt);
+	vault_id_to_text(holder, ht);
+	if (sqlite3_prepare_v2(db_handle(s->db),
+	    "SELECT d.category, d.media_type, d.size, d.sha256, d.cipher_size,"
+	    " d.cipher_sha256, d.compressed, COALESCE(d.issued, ''),"
+	    " COALESCE(d.expires, ''), d.deposited_by, d.deposited_at,"
+	    " d.title_enc, w.wrapped, d.blob_version"
+	    " FROM documents d JOIN key_wrappings w USING (document_id)"
+	    " WHERE d.document_id = ?1 AND d.owner_id = ?2"
+	    " AND w.holder_kind = CASE WHEN ?3 = ?2 THEN 'owner' ELSE 'aidant' END"
+	    " AND w.holder_id = ?3", -1, &st, NULL) != SQLITE_OK)
+		return VAULT_ERR_INTERNAL;
+	sqlite3_bind_text(st, 1, dt, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, ot, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, ht, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW) {
+		r = rc == SQLITE_DONE ? VAULT_ERR_NOTFOUND : db_err(rc);
+		goto out;
+	}
+	memset(info, 0, sizeof *info);
+	info->id = *doc;
+	info->owner = *owner;
+	snprintf(info->category, sizeof info->category, "%s", sqlite3_column_text(st, 0));
+	snprintf(info->media_type, sizeof info->media_type, "%s", sqlite3_column_text(st, 1));
+	info->size = (uint64_t)sqlite3_column_int64(st, 2);
+	info->cipher_size = (uint64_t)sqlite3_column_int64(st, 4);
+	info->compressed = sqlite3_column_int(st, 6);
+	snprintf(info->issued, sizeof info->issued, "%s", sqlite3_column_text(st, 7));
+	snprintf(info->expires, sizeof info->expires, "%s", sqlite3_column_text(st, 8));
+	info->deposited_at = sqlite3_column_int64(st, 10);
+	if (sqlite3_column_bytes(st, 3) != 32 || sqlite3_column_bytes(st, 5) != 32 ||
+	    sqlite3_column_bytes(st, 12) != KEYS_SEALED_DOCKEY_LEN ||
+	    sqlite3_column_int(st, 13) != BLOB_VERSION ||
+	    vault_id_from_text((const char *)sqlite3_column_text(st, 9),
+	    &info->deposited_by) != VAULT_OK) {
+		r = VAULT_ERR_CORRUPT;
+		goto out;
+	}
+	memcpy(info->sha256, sqlite3_column_blob(st, 3), 32);
+	memcpy(info->cipher_sha256, sqlite3_column_blob(st, 5), 32);
+	memcpy(sealed, sqlite3_column_blob(st, 12), KEYS_SEALED_DOCKEY_LEN);
+	n = sqlite3_column_bytes(st, 11);
+	b = sqlite3_column_blob(st, 11);
+	if ((*tencp = malloc(n > 0 ? (size_t)n : 1)) == NULL) {
+		r = VAULT_ERR_NOMEM;
+		goto out;
+	}
+	memcpy(*tencp, b, (size_t)n);
+	*tenc_len = (size_t)n;
+out:
+	sqlite3_finalize(st);
+	return r;
+}
+
+/* The whole blob against its recorded size and SHA-256, keyless. */
+static vault_err
+verify_blob(struct store *s, const char *name, const struct document_info *info)
+{
+	unsigned char md[32], buf[65536];
+	struct blobstore_get *g = NULL;
+	EVP_MD_CTX *ctx = NULL;
+	uint64_t size, total = 0;
+	unsigned int mdlen;
+	vault_err r;
+	size_t n;
+
+	if ((r = blobstore_get_open(s->blobs, name, &g, &size)) != VAULT_OK)
+		return r == VAULT_ERR_NOTFOUND ? VAULT_ERR_CORRUPT : r;
+	if (size != info->cipher_size) {
+		r = size < info->cipher_size ? VAULT_ERR_TRUNCATED : VAULT_ERR_CORRUPT;
+		goto out;
+	}
+	if ((ctx = EVP_MD_CTX_new()) == NULL ||
+	    EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
+		r = VAULT_ERR_NOMEM;
+		goto out;
+	}
+	for (;;) {
+		if ((r = blobstore_get_read(g, buf, sizeof buf, &n)) != VAULT_OK)
+			goto out;
+		if (n == 0)
+			break;
+		total += n;
+		if (EVP_DigestUpdate(ctx, buf, n) != 1) {
+			r = VAULT_ERR_INTERNAL;
+			goto out;
+		}
+	}
+	if (EVP_DigestFinal_ex(ctx, md, &mdlen) != 1) {
+		r = VAULT_ERR_INTERNAL;
+		goto out;
+	}
+	if (total != info->cipher_size)
+		r = total < info->cipher_size ? VAULT_ERR_TRUNCATED : VAULT_ERR_CORRUPT;
+	else if (sodium_memcmp(md, info->cipher_sha256, 32) != 0)
+		r = VAULT_ERR_CORRUPT;
+	else
+		r = VAULT_OK;
+out:
+	EVP_MD_CTX_free(ctx);
+	blobstore_get_close(g);
+	return r;
+}
+
+vault_err
+documents_open(struct store *s, const vault_id *owner, const vault_id *doc,
+    const vault_id *holder, const uint8_t holder_pk[KEYS_PK_LEN],
+    const uint8_t *holder_sk, struct document_read **rp,
+    struct document_info *infop)
+{
+	uint8_t sealed[KEYS_SEALED_DOCKEY_LEN];
+	char dt[VAULT_ID_TEXT_LEN + 1];
+	struct document_info info;
+	struct document_read *rd = NULL;
+	struct blob_source src;
+	uint8_t *tenc = NULL, *dk = NULL;
+	size_t tenc_len = 0;
+	vault_err r;
+
+	*rp = NULL;
+	if (infop != NULL)
+		memset(infop, 0, sizeof *infop);
+	vault_id_to_text(doc, dt);
+	if ((r = load_row(s, owner, doc, holder, &info, &tenc, &tenc_len,
+	    sealed)) != VAULT_OK ||
+	    (r = keys_dockey_open(sealed, sizeof sealed, doc, holder_pk, holder_sk,
+	    &dk)) != VAULT_OK ||
+	    (r = title_open(dk, doc, owner, tenc, tenc_len, info.title)) != VAULT_OK)
+		goto out;
+	/* No plaintext before the whole blob is known to be the one stored. */
+	if ((r = verify_blob(s, dt, &info)) != VAULT_OK)
+		goto out;
+	if ((rd = calloc(1, sizeof *rd)) == NULL) {
+		r = VAULT_ERR_NOMEM;
+		goto out;
+	}
+	if ((r = blobstore_get_open(s->blobs, dt, &rd->g, NULL)) != VAULT_OK)
+		goto out;
+	src.read = source_read;
+	src.ctx = rd->g;
+	if ((r = blob_reader_new(dk, doc, owner, info.size, &src, &rd->br)) != VAULT_OK)
+		goto out;
+	if (blob_reader_compressed(rd->br) != info.compressed) {
+		r = VAULT_ERR_CORRUPT;
+		goto out;
+	}
+	*rp = rd;
+	rd = NULL;
+	if (infop != NULL)
+		*infop = info;
+out:
+	documents_close(rd);
+	sodium_free(dk);
+	free(tenc);
+	sodium_memzero(&info, sizeof info);
+	return r;
+}
+
+vault_err
+documents_read(struct document_read *r, void *buf, size_t cap, size_t *n)
+{
+	return blob_reader_read(r->br, buf, cap, n);
+}
+
+void
+documents_close(struct document_read *r)
+{
+	if (r == NULL)
+		return;
+	blob_reader_free(r->br);
+	blobstore_get_close(r->g);
+	free(r);
+}
+
+/* ---- delete ----------------------------------------------------------- */
+
+vault_err
+documents_delete(struct store *s, const vault_id *owner, const vault_id *doc)
+{
+	char ot[VAULT_ID_TEXT_LEN + 1], dt[VAULT_ID_TEXT_LEN + 1];
+	sqlite3 *h = db_handle(s->db);
+	sqlite3_stmt *st = NULL;
+	vault_err r;
+	int rc;
+
+	vault_id_to_text(owner, ot);
+	vault_id_to_text(doc, dt);
+	if ((r = db_begin(s->db)) != VAULT_OK)
+		return r;
+	if (sqlite3_prepare_v2(h,
+	    "DELETE FROM key_wrappings WHERE document_id = ?1 AND EXISTS"
+	    " (SELECT 1 FROM documents WHERE document_id = ?1 AND owner_id = ?2)",
+	    -1, &st, NULL) != SQLITE_OK) {
+		r = VAULT_ERR_INTERNAL;
+		goto rollback;
+	}
+	sqlite3_bind_text(st, 1, dt, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, ot, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	st = NULL;
+	if (rc != SQLITE_DONE) {
+		r = db_err(rc);
+		goto rollback;
+	}
+	if (sqlite3_prepare_v2(h,
+	    "DELETE FROM documents WHERE document_id = ?1 AND owner_id = ?2",
+	    -1, &st, NULL) != SQLITE_OK) {
+		r = VAULT_ERR_INTERNAL;
+		goto rollback;
+	}
+	sqlite3_bind_text(st, 1, dt, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, ot, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		r = db_err(rc);
+		goto rollback;
+	}
+	if (sqlite3_changes(h) != 1) {
+		r = VAULT_ERR_NOTFOUND;
+		goto rollback;
+	}
+	/* Committed: every wrapping of the key is gone, the blob opens for
+	 * nobody. Removing the blob is then housekeeping; if it fails, the
+	 * orphan is reported at the next start-up. */
+	if ((r = db_commit(s->db)) != VAULT_OK)
+		return r;
+	(void)blobstore_remove(s->blobs, dt);
+	return VAULT_OK;
+rollback:
+	db_rollback(s->db);
+	return r;
+}

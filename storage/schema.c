@@ -1,0 +1,89 @@
+/*
+ * schema.c: the migrations of the metadata database, oldest first.
+ * Migration N brings a database from user_version N-1 to N. Never edit a
+ * migration that has shipped: add the next one.
+ */
+#include <stddef.h>
+
+const char *const db_migrations[] = {
+	/* 1: accounts, their keys, documents and key wrappings */
+	"CREATE TABLE accounts ("
+	"  account_id TEXT PRIMARY KEY,"
+	"  login TEXT NOT NULL UNIQUE COLLATE NOCASE,"
+	"  role TEXT NOT NULL CHECK (role IN ('person', 'aidant',"
+	"    'structure_admin', 'instance_admin', 'auditor')),"
+	"  display_name TEXT NOT NULL,"
+	"  structure_id TEXT,"
+	"  created_at INTEGER NOT NULL"
+	") STRICT;"
+	/* Public key and wrappings of the account's X25519 secret key
+	 * (docs/FORMAT.md, Keys). Nothing here opens anything without the
+	 * pepper and the secret or recovery code. */
+	"CREATE TABLE account_keys ("
+	"  account_id TEXT PRIMARY KEY REFERENCES accounts ON DELETE CASCADE,"
+	"  public_key BLOB NOT NULL CHECK (length(public_key) = 32),"
+	"  pw_opslimit INTEGER NOT NULL,"
+	"  pw_memlimit INTEGER NOT NULL,"
+	"  pw_salt BLOB NOT NULL CHECK (length(pw_salt) = 16),"
+	"  pw_nonce BLOB NOT NULL CHECK (length(pw_nonce) = 24),"
+	"  pw_wrapped_sk BLOB NOT NULL CHECK (length(pw_wrapped_sk) = 48),"
+	"  rec_salt BLOB NOT NULL CHECK (length(rec_salt) = 16),"
+	"  rec_nonce BLOB NOT NULL CHECK (length(rec_nonce) = 24),"
+	"  rec_wrapped_sk BLOB NOT NULL CHECK (length(rec_wrapped_sk) = 48),"
+	"  updated_at INTEGER NOT NULL"
+	") STRICT;"
+	"CREATE TABLE documents ("
+	"  document_id TEXT PRIMARY KEY,"
+	"  owner_id TEXT NOT NULL REFERENCES accounts,"
+	"  title_enc BLOB NOT NULL,"
+	"  category TEXT NOT NULL CHECK (category IN ('identity', 'residence',"
+	"    'health', 'housing', 'employment', 'income', 'tax', 'family',"
+	"    'schooling', 'bank', 'justice', 'other')),"
+	"  media_type TEXT NOT NULL,"
+	"  size INTEGER NOT NULL CHECK (size >= 0),"
+	"  sha256 BLOB NOT NULL CHECK (length(sha256) = 32),"
+	"  blob_version INTEGER NOT NULL,"
+	"  compressed INTEGER NOT NULL CHECK (compressed IN (0, 1)),"
+	"  cipher_size INTEGER NOT NULL,"
+	"  cipher_sha256 BLOB NOT NULL CHECK (length(cipher_sha256) = 32),"
+	"  issued TEXT,"
+	"  expires TEXT,"
+	"  deposited_by TEXT NOT NULL REFERENCES accounts,"
+	"  deposited_at INTEGER NOT NULL"
+	") STRICT;"
+	/* One row per (document, holder): the owner's sealed box, later an
+	 * aidant's (read mandate) or a share link's. Deleting a document's rows
+	 * is crypto-shredding: the blob alone opens for nobody. */
+	"CREATE TABLE key_wrappings ("
+	"  document_id TEXT NOT NULL REFERENCES documents ON DELETE CASCADE,"
+	"  holder_kind TEXT NOT NULL CHECK (holder_kind IN ('owner', 'aidant', 'share')),"
+	"  holder_id TEXT NOT NULL,"
+	"  wrapped BLOB NOT NULL,"
+	"  created_at INTEGER NOT NULL,"
+	"  PRIMARY KEY (document_id, holder_kind, holder_id)"
+	") STRICT, WITHOUT ROWID;",
+
+	/* 2: structures, the journal, and the indexes that listing needs */
+	"CREATE TABLE structures ("
+	"  structure_id TEXT PRIMARY KEY,"
+	"  name TEXT NOT NULL,"
+	"  created_at INTEGER NOT NULL"
+	") STRICT;"
+	/* Append-only; the rowid is the leaf index + 1 of the Merkle tree that
+	 * the integrity work builds over it. Only opaque identifiers here. */
+	"CREATE TABLE journal ("
+	"  seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  at INTEGER NOT NULL,"
+	"  actor_id TEXT,"
+	"  person_id TEXT,"
+	"  action TEXT NOT NULL,"
+	"  object_id TEXT,"
+	"  outcome TEXT NOT NULL,"
+	"  origin TEXT"
+	") STRICT;"
+	"CREATE INDEX journal_person ON journal (person_id, seq);"
+	"CREATE INDEX documents_owner ON documents (owner_id, category);"
+	"CREATE INDEX key_wrappings_holder ON key_wrappings (holder_kind, holder_id);",
+};
+
+const size_t db_migrations_count = sizeof db_migrations / sizeof db_migrations[0];

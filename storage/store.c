@@ -1,0 +1,234 @@
+/* store.c: creating and opening a data directory (layout in store.h). */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "blobstore.h"
+#include "db.h"
+#include "store.h"
+#include "vault_os.h"
+
+void
+store_options_default(struct store_options *o)
+{
+	memset(o, 0, sizeof *o);
+	o->pw = keys_pwparams_default;
+	o->max_document_size = STORE_DEFAULT_MAX_DOCUMENT_SIZE;
+	o->quota_bytes = STORE_DEFAULT_QUOTA;
+}
+
+static int
+join(char out[PATH_MAX], const char *dir, const char *name)
+{
+	int n = snprintf(out, PATH_MAX, "%s/%s", dir, name);
+	return n < 0 || n >= PATH_MAX ? -1 : 0;
+}
+
+static int
+dir_is_empty(const char *dir)
+{
+	struct dirent *de;
+	DIR *d;
+	int empty = 1;
+
+	if ((d = opendir(dir)) == NULL)
+		return 0;
+	while ((de = readdir(d)) != NULL)
+		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0) {
+			empty = 0;
+			break;
+		}
+	closedir(d);
+	return empty;
+}
+
+static void
+remove_if_present(const char *dir, const char *name)
+{
+	char p[PATH_MAX];
+
+	if (join(p, dir, name) == 0)
+		unlink(p);
+}
+
+vault_err
+store_create(const char *dir, const struct store_options *o, int force)
+{
+	char path[PATH_MAX];
+	struct stat st;
+	struct vault_db *db = NULL;
+	vault_err r;
+
+	if (strlen(dir) >= PATH_MAX - 32)
+		return VAULT_ERR_LIMIT;
+	if (stat(dir, &st) == 0) {
+		if (!S_ISDIR(st.st_mode))
+			return VAULT_ERR_EXISTS;
+		if (!dir_is_empty(dir)) {
+			if (!force)
+				return VAULT_ERR_EXISTS;
+			/* --force: start again from nothing in this directory.
+			 * The blobs go too: without the old pepper they open
+			 * for nobody anyway. */
+			remove_if_present(dir, "vault.db");
+			remove_if_present(dir, "vault.db-wal");
+			remove_if_present(dir, "vault.db-shm");
+			remove_if_present(dir, "pepper.key");
+			remove_if_present(dir, "instance.key");
+		}
+		if (chmod(dir, 0700) != 0)
+			return VAULT_ERR_IO;
+	} else if (mkdir(dir, 0700) != 0)
+		return errno == ENOENT ? VAULT_ERR_NOTFOUND : VAULT_ERR_IO;
+	if (o->pepper_path != NULL) {
+		if (force)
+			unlink(o->pepper_path);
+		if ((r = keys_file_create(o->pepper_path)) != VAULT_OK)
+			return r;
+	} else {
+		if (join(path, dir, "pepper.key") != 0)
+			return VAULT_ERR_LIMIT;
+		if ((r = keys_file_create(path)) != VAULT_OK)
+			return r;
+	}
+	if (join(path, dir, "instance.key") != 0)
+		return VAULT_ERR_LIMIT;
+	if ((r = keys_file_create(path)) != VAULT_OK)
+		return r;
+	if (join(path, dir, "vault.db") != 0)
+		return VAULT_ERR_LIMIT;
+	if ((r = db_open(path, 0, &db)) != VAULT_OK)
+		return r;
+	db_close(db);
+	return VAULT_OK;
+}
+
+/* ---- start-up scan: orphans and missing blobs ------------------------- */
+
+struct scan {
+	sqlite3_stmt *has_row;
+	struct store_recovery *rep;
+};
+
+static vault_err
+scan_blob(void *ctx, const char *name, uint64_t size, int is_blob)
+{
+	struct scan *sc = ctx;
+	int rc;
+
+	(void)size;
+	if (!is_blob) {
+		sc->rep->stray_files++;
+		return VAULT_OK;
+	}
+	sqlite3_reset(sc->has_row);
+	sqlite3_bind_text(sc->has_row, 1, name, -1, SQLITE_STATIC);
+	rc = sqlite3_step(sc->has_row);
+	if (rc == SQLITE_DONE)
+		sc->rep->orphan_blobs++;
+	else if (rc != SQLITE_ROW)
+		return db_err(rc);
+	return VAULT_OK;
+}
+
+static vault_err
+scan(struct store *s, struct store_recovery *rep)
+{
+	sqlite3 *h = db_handle(s->db);
+	struct scan sc = { NULL, rep };
+	sqlite3_stmt *all = NULL;
+	vault_err r;
+	int rc;
+
+	if (sqlite3_prepare_v2(h, "SELECT 1 FROM documents WHERE document_id = ?",
+	    -1, &sc.has_row, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(h, "SELECT document_id FROM documents", -1, &all,
+	    NULL) != SQLITE_OK) {
+		r = VAULT_ERR_INTERNAL;
+		goto out;
+	}
+	if ((r = blobstore_list(s->blobs, scan_blob, &sc)) != VAULT_OK)
+		goto out;
+	while ((rc = sqlite3_step(all)) == SQLITE_ROW) {
+		const char *id = (const char *)sqlite3_column_text(all, 0);
+		if (blobstore_exists(s->blobs, id) != VAULT_OK)
+			rep->missing_blobs++;
+	}
+	r = rc == SQLITE_DONE ? VAULT_OK : db_err(rc);
+out:
+	sqlite3_finalize(sc.has_row);
+	sqlite3_finalize(all);
+	return r;
+}
+
+vault_err
+store_open(const char *dir, const struct store_options *o, struct store **sp,
+    struct store_recovery *rep)
+{
+	struct store_recovery dummy;
+	char path[PATH_MAX];
+	struct store *s;
+	vault_err r;
+
+	*sp = NULL;
+	if (rep == NULL)
+		rep = &dummy;
+	memset(rep, 0, sizeof *rep);
+	if ((r = keys_pwparams_check(&o->pw)) != VAULT_OK)
+		return r;
+	if ((s = calloc(1, sizeof *s)) == NULL || (s->dir = strdup(dir)) == NULL) {
+		free(s);
+		return VAULT_ERR_NOMEM;
+	}
+	s->opt = *o;
+	s->opt.pepper_path = NULL; /* not kept: the caller owns that string */
+	if (o->pepper_path != NULL)
+		r = keys_pepper_load(o->pepper_path, &s->pepper);
+	else if (join(path, dir, "pepper.key") != 0)
+		r = VAULT_ERR_LIMIT;
+	else
+		r = keys_pepper_load(path, &s->pepper);
+	if (r != VAULT_OK)
+		goto fail;
+	if (join(path, dir, "vault.db") != 0) {
+		r = VAULT_ERR_LIMIT;
+		goto fail;
+	}
+	if (access(path, F_OK) != 0) {
+		r = VAULT_ERR_NOTFOUND; /* never create a database by accident */
+		goto fail;
+	}
+	if ((r = db_open(path, 0, &s->db)) != VAULT_OK)
+		goto fail;
+	if (join(path, dir, "blobs") != 0) {
+		r = VAULT_ERR_LIMIT;
+		goto fail;
+	}
+	if ((r = blobstore_fs_open(path, &s->blobs)) != VAULT_OK ||
+	    (r = blobstore_recover(s->blobs, &rep->tmp_removed)) != VAULT_OK ||
+	    (r = scan(s, rep)) != VAULT_OK)
+		goto fail;
+	*sp = s;
+	return VAULT_OK;
+fail:
+	store_close(s);
+	return r;
+}
+
+void
+store_close(struct store *s)
+{
+	if (s == NULL)
+		return;
+	blobstore_close(s->blobs);
+	db_close(s->db);
+	keys_pepper_free(s->pepper);
+	free(s->dir);
+	free(s);
+}

@@ -1,0 +1,187 @@
+/*
+ * vaultctl: the operator's command line.
+ *
+ *   vaultctl init --data-dir DIR --admin-login LOGIN [--force]
+ *                 [--pepper-file PATH] [--argon2-ops N] [--argon2-mem-kib N]
+ *
+ * The administrator's secret is read from standard input, one line, into
+ * guarded memory; the recovery code is printed once on standard output.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "instance.h"
+#include "keys.h"
+#include "store.h"
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: vaultctl init --data-dir DIR --admin-login LOGIN [options]\n"
+	    "\n"
+	    "  init    create a data directory (mode 0700) with its pepper,\n"
+	    "          instance key and database, and the first instance\n"
+	    "          administrator, whose secret is read from standard input\n"
+	    "          (one line, at least %d characters)\n"
+	    "\n"
+	    "options:\n"
+	    "  --data-dir DIR        the data directory to create\n"
+	    "  --admin-login LOGIN   3-64 characters of a-z 0-9 . _ -\n"
+	    "  --force               replace an existing data directory's keys\n"
+	    "                        and database (its documents become unreadable)\n"
+	    "  --pepper-file PATH    keep the pepper outside the data directory\n"
+	    "  --argon2-ops N        Argon2id passes (default %llu)\n"
+	    "  --argon2-mem-kib N    Argon2id memory in KiB (default %llu)\n"
+	    "  --help                this text\n",
+	    INSTANCE_ADMIN_SECRET_MIN,
+	    (unsigned long long)keys_pwparams_default.opslimit,
+	    (unsigned long long)(keys_pwparams_default.memlimit >> 10));
+}
+
+/* One line from fd into guarded memory, without stdio's buffer (which would
+ * keep a copy of the secret in ordinary memory). */
+static char *
+read_secret_line(int fd, size_t *lenp)
+{
+	char *buf, c;
+	size_t n = 0;
+	ssize_t k;
+
+	if ((buf = sodium_malloc(KEYS_SECRET_MAX_LEN + 1)) == NULL)
+		return NULL;
+	for (;;) {
+		k = read(fd, &c, 1);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0 || c == '\n')
+			break;
+		if (n == KEYS_SECRET_MAX_LEN) {
+			sodium_free(buf);
+			return NULL;
+		}
+		buf[n++] = c;
+	}
+	if (n > 0 && buf[n - 1] == '\r')
+		n--;
+	buf[n] = '\0';
+	*lenp = n;
+	return buf;
+}
+
+static int
+parse_u64(const char *s, unsigned long long *v)
+{
+	char *end;
+
+	errno = 0;
+	*v = strtoull(s, &end, 10);
+	return errno == 0 && end != s && *end == '\0' ? 0 : -1;
+}
+
+static int
+cmd_init(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "data-dir", required_argument, NULL, 'd' },
+		{ "admin-login", required_argument, NULL, 'l' },
+		{ "force", no_argument, NULL, 'f' },
+		{ "pepper-file", required_argument, NULL, 'p' },
+		{ "argon2-ops", required_argument, NULL, 'o' },
+		{ "argon2-mem-kib", required_argument, NULL, 'm' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *dir = NULL, *login = NULL;
+	struct store_options o;
+	unsigned long long v;
+	char *secret, *code = NULL;
+	size_t secret_len = 0;
+	int force = 0, c;
+	vault_err r;
+
+	store_options_default(&o);
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'd': dir = optarg; break;
+		case 'l': login = optarg; break;
+		case 'f': force = 1; break;
+		case 'p': o.pepper_path = optarg; break;
+		case 'o':
+			if (parse_u64(optarg, &v) != 0) goto bad;
+			o.pw.opslimit = v;
+			break;
+		case 'm':
+			if (parse_u64(optarg, &v) != 0 || v > (1ull << 32)) goto bad;
+			o.pw.memlimit = v << 10;
+			break;
+		case 'h': usage(stdout); return 0;
+		default: goto bad;
+		}
+	}
+	if (dir == NULL || login == NULL || optind != argc)
+		goto bad;
+	if (keys_pwparams_check(&o.pw) != VAULT_OK) {
+		fprintf(stderr, "vaultctl: Argon2id cost out of range\n");
+		return 2;
+	}
+	if ((secret = read_secret_line(0, &secret_len)) == NULL) {
+		fprintf(stderr, "vaultctl: could not read the administrator's secret "
+		    "from standard input (at most %d bytes)\n", KEYS_SECRET_MAX_LEN);
+		return 1;
+	}
+	r = instance_init(dir, &o, login, secret, secret_len, force, &code);
+	sodium_free(secret);
+	switch (r) {
+	case VAULT_OK:
+		break;
+	case VAULT_ERR_EXISTS:
+		fprintf(stderr, "vaultctl: %s exists and is not empty; "
+		    "use --force to replace it\n", dir);
+		return 1;
+	case VAULT_ERR_LIMIT:
+		fprintf(stderr, "vaultctl: the administrator's secret must have at "
+		    "least %d characters\n", INSTANCE_ADMIN_SECRET_MIN);
+		return 1;
+	case VAULT_ERR_FORMAT:
+		fprintf(stderr, "vaultctl: a login has 3 to 64 characters among "
+		    "a-z 0-9 . _ -\n");
+		return 1;
+	default:
+		fprintf(stderr, "vaultctl: could not create %s: %s\n", dir,
+		    vault_strerror(r));
+		return 1;
+	}
+	printf("created %s\nadministrator: %s\nrecovery code (shown once; "
+	    "keep it offline): %s\n", dir, login, code);
+	sodium_free(code);
+	return 0;
+bad:
+	usage(stderr);
+	return 2;
+}
+
+int
+main(int argc, char **argv)
+{
+	umask(077);
+	if (sodium_init() < 0) {
+		fprintf(stderr, "vaultctl: libsodium failed to initialise\n");
+		return 1;
+	}
+	if (argc >= 2 && strcmp(argv[1], "init") == 0)
+		return cmd_init(argc - 1, argv + 1);
+	if (argc >= 2 && (strcmp(argv[1], "--help") == 0 ||
+	    strcmp(argv[1], "help") == 0)) {
+		usage(stdout);
+		return 0;
+	}
+	usage(stderr);
+	return 2;
+}
