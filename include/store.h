@@ -48,7 +48,19 @@ struct store {
 	struct blobstore *blobs;
 	uint8_t *pepper;        /* guarded, read-only */
 	struct store_options opt;
+	/* Fail-stop: set at the first failed fsync, rename or commit. From
+	 * then on every write is refused with VAULT_ERR_STOPPED until the
+	 * process restarts; reads go on. After a failed fsync the kernel may
+	 * have dropped the dirty pages and marked them clean, so nothing
+	 * written since can be trusted to be on disk (PostgreSQL, 2018). */
+	int stopped;
 };
+
+/* Records a write-path failure: VAULT_ERR_IO stops the store (see
+ * stopped). Returns r unchanged, so that it can wrap a return value. */
+vault_err store_note_failure(struct store *s, vault_err r);
+/* VAULT_ERR_STOPPED if the store has stopped accepting writes, else OK. */
+vault_err store_writable(const struct store *s);
 
 /*
  * Creates a data directory: DIR (0700), pepper, instance key, database.

@@ -26,6 +26,7 @@ typedef enum {
 	VAULT_ERR_TRUNCATED = -10, /* a blob ended before its final chunk */
 	VAULT_ERR_NOSPACE = -11,   /* the disk is full */
 	VAULT_ERR_UNSUPPORTED = -12, /* a format version or option this build does not know */
+	VAULT_ERR_STOPPED = -13,   /* writes refused since an earlier storage failure */
 } vault_err;
 
 /* Returns a sentence for any vault_err; never NULL. */

@@ -213,6 +213,8 @@ accounts_create(struct store *s, const char *login, const char *display_name,
 	if (!accounts_login_valid(login) || !name_valid(display_name) ||
 	    !role_valid(role))
 		return VAULT_ERR_FORMAT;
+	if ((r = store_writable(s)) != VAULT_OK)
+		return r;
 	vault_id_random(&id);
 	vault_id_to_text(&id, idt);
 	/* Argon2id before the transaction: never hold the write lock for it. */
@@ -240,7 +242,7 @@ accounts_create(struct store *s, const char *login, const char *display_name,
 	}
 	if ((r = keyrec_save(s, &rec, 1)) != VAULT_OK)
 		goto rollback;
-	if ((r = db_commit(s->db)) != VAULT_OK)
+	if ((r = store_note_failure(s, db_commit(s->db))) != VAULT_OK)
 		goto out;
 	*idp = id;
 	*recovery_codep = code;
@@ -301,12 +303,13 @@ accounts_unlock(struct store *s, const char *login, const char *secret,
 	/* The cost was raised since this wrapping was made: re-wrap now that
 	 * we hold both the secret and the key. A failure here costs nothing
 	 * but a later retry, so the unlock still succeeds. */
-	if (keys_pwparams_weaker(&rec.pw, &s->opt.pw)) {
+	if (keys_pwparams_weaker(&rec.pw, &s->opt.pw) &&
+	    store_writable(s) == VAULT_OK) {
 		up = rec;
 		if (keys_set_secret(&up, u->sk, secret, secret_len, s->pepper,
 		    &s->opt.pw) == VAULT_OK && db_begin(s->db) == VAULT_OK) {
 			if (keyrec_save(s, &up, 0) == VAULT_OK)
-				(void)db_commit(s->db);
+				(void)store_note_failure(s, db_commit(s->db));
 			else
 				db_rollback(s->db);
 		}
@@ -338,13 +341,13 @@ accounts_recover(struct store *s, const char *login, const char *recovery_code,
 		goto out;
 	/* New secret and new code replace the old ones in one row update:
 	 * both old ones die at the same commit. */
-	if ((r = db_begin(s->db)) != VAULT_OK)
+	if ((r = store_writable(s)) != VAULT_OK || (r = db_begin(s->db)) != VAULT_OK)
 		goto out;
 	if ((r = keyrec_save(s, &rec, 0)) != VAULT_OK) {
 		db_rollback(s->db);
 		goto out;
 	}
-	if ((r = db_commit(s->db)) != VAULT_OK)
+	if ((r = store_note_failure(s, db_commit(s->db))) != VAULT_OK)
 		goto out;
 	*new_recovery_codep = code;
 	code = NULL;

@@ -2,6 +2,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "db.h"
@@ -82,6 +83,31 @@ migrate(sqlite3 *h, int target)
 	return VAULT_OK;
 }
 
+static vault_err
+sync_wal_dir(sqlite3 *h, const char *path)
+{
+	char wal[4096], dir[4096], *slash;
+	int fd, rc;
+
+	/* A read opens the WAL file, creating it if needed. */
+	if (user_version(h) < 0)
+		return VAULT_ERR_IO;
+	if (snprintf(wal, sizeof wal, "%s-wal", path) >= (int)sizeof wal ||
+	    snprintf(dir, sizeof dir, "%s", path) >= (int)sizeof dir)
+		return VAULT_ERR_LIMIT;
+	if (access(wal, F_OK) != 0)
+		return VAULT_ERR_IO;
+	if ((slash = strrchr(dir, '/')) != NULL)
+		*slash = '\0';
+	else
+		strcpy(dir, ".");
+	if ((fd = vault_os.open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0)) < 0)
+		return VAULT_ERR_IO;
+	rc = vault_os.fsync(fd);
+	vault_os.close(fd);
+	return rc == 0 ? VAULT_OK : VAULT_ERR_IO;
+}
+
 vault_err
 db_open(const char *path, int target_version, struct vault_db **dbp)
 {
@@ -115,6 +141,12 @@ db_open(const char *path, int target_version, struct vault_db **dbp)
 	    (r = exec(h, "PRAGMA trusted_schema = OFF")) != VAULT_OK)
 		goto fail;
 	if ((r = migrate(h, target_version)) != VAULT_OK)
+		goto fail;
+	/* SQLite fsyncs the directory after creating the WAL file but ignores
+	 * a failure of that fsync. Make the WAL's directory entry durable here,
+	 * where a failure is seen: without it, a power loss could take the
+	 * WAL, and every commit in it, away. */
+	if ((r = sync_wal_dir(h, path)) != VAULT_OK)
 		goto fail;
 	if ((db = malloc(sizeof *db)) == NULL) {
 		r = VAULT_ERR_NOMEM;

@@ -242,6 +242,8 @@ documents_put_begin(struct store *s, const vault_id *owner,
 	vault_err r;
 
 	*pp = NULL;
+	if ((r = store_writable(s)) != VAULT_OK)
+		return r;
 	if (!title_valid(meta->title) || !documents_category_valid(meta->category) ||
 	    !media_type_valid(meta->media_type) ||
 	    (meta->issued != NULL && !documents_date_valid(meta->issued)) ||
@@ -394,9 +396,14 @@ documents_put_commit(struct document_put *p, struct document_info *info)
 		db_rollback(p->s->db);
 		goto out;
 	}
+	/* From here the blob is kept whatever COMMIT answers. A COMMIT whose
+	 * WAL fsync failed has still written its frames, and WAL recovery at
+	 * the next start may find them valid: removing the blob then would
+	 * leave a row without a blob. Kept, the outcome is the whole document
+	 * or an orphan that start-up reports; never half of one. */
+	blob_durable = 0;
 	if ((r = db_commit(p->s->db)) != VAULT_OK)
 		goto out;
-	blob_durable = 0; /* owned by its row now */
 	if (info != NULL) {
 		info->id = p->id;
 		info->owner = p->owner;
@@ -420,6 +427,7 @@ out:
 	if (blob_durable)
 		(void)blobstore_remove(p->s->blobs, p->idt);
 	free(tenc);
+	(void)store_note_failure(p->s, r);
 	documents_put_abort(p);
 	return r;
 }
@@ -640,8 +648,10 @@ documents_delete(struct store *s, const vault_id *owner, const vault_id *doc)
 
 	vault_id_to_text(owner, ot);
 	vault_id_to_text(doc, dt);
-	if ((r = db_begin(s->db)) != VAULT_OK)
+	if ((r = store_writable(s)) != VAULT_OK)
 		return r;
+	if ((r = db_begin(s->db)) != VAULT_OK)
+		return store_note_failure(s, r);
 	if (sqlite3_prepare_v2(h,
 	    "DELETE FROM key_wrappings WHERE document_id = ?1 AND EXISTS"
 	    " (SELECT 1 FROM documents WHERE document_id = ?1 AND owner_id = ?2)",
@@ -680,8 +690,20 @@ documents_delete(struct store *s, const vault_id *owner, const vault_id *doc)
 	 * nobody. Removing the blob is then housekeeping; if it fails, the
 	 * orphan is reported at the next start-up. */
 	if ((r = db_commit(s->db)) != VAULT_OK)
-		return r;
-	(void)blobstore_remove(s->blobs, dt);
+		return store_note_failure(s, r);
+	/* secure_delete zeroed the rows in the new page images, but the WAL
+	 * still holds the old ones: checkpoint and truncate it so that the
+	 * wrapping leaves the disk now, not at some later checkpoint. (Best
+	 * effort: a concurrent reader can hold the old frames a little longer.) */
+	rc = sqlite3_wal_checkpoint_v2(h, NULL, SQLITE_CHECKPOINT_TRUNCATE,
+	    NULL, NULL);
+	if (rc != SQLITE_OK && rc != SQLITE_BUSY)
+		(void)store_note_failure(s, db_err(rc));
+	/* The deletion is committed and answered as done; a failed sync of
+	 * the checkpoint or of the blob's removal stops later writes. */
+	r = blobstore_remove(s->blobs, dt);
+	if (r != VAULT_OK && r != VAULT_ERR_NOTFOUND)
+		(void)store_note_failure(s, VAULT_ERR_IO);
 	return VAULT_OK;
 rollback:
 	db_rollback(s->db);

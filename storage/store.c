@@ -221,6 +221,20 @@ fail:
 	return r;
 }
 
+vault_err
+store_note_failure(struct store *s, vault_err r)
+{
+	if (r == VAULT_ERR_IO)
+		s->stopped = 1;
+	return r;
+}
+
+vault_err
+store_writable(const struct store *s)
+{
+	return s->stopped ? VAULT_ERR_STOPPED : VAULT_OK;
+}
+
 void
 store_close(struct store *s)
 {

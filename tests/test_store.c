@@ -1,0 +1,689 @@
+/*
+ * test_store.c: documents in a real data directory. Round trips, bad
+ * metadata and limits that store nothing, blobs swapped or damaged on disk,
+ * deletion that leaves no key wrapping, failing fsyncs and full disks,
+ * leftovers of crashes, schema migration, and the canary: no plaintext on
+ * disk.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "accounts.h"
+#include "blobstore.h"
+#include "db.h"
+#include "documents.h"
+#include "testlib.h"
+#include "testutil.h"
+#include "vault_os.h"
+
+static int test_setup(void) { return sodium_init() < 0 ? -1 : 0; }
+
+struct person {
+	struct account_unlocked u;
+	char *code;
+};
+
+static int
+person_new(struct store *s, const char *login, const char *secret, struct person *p)
+{
+	vault_id id;
+	memset(p, 0, sizeof *p);
+	if (accounts_create(s, login, login, "person", secret, strlen(secret), &id,
+	    &p->code) != VAULT_OK)
+		return -1;
+	return accounts_unlock(s, login, secret, strlen(secret), &p->u) == VAULT_OK ? 0 : -1;
+}
+
+static void
+person_free(struct person *p)
+{
+	account_unlocked_wipe(&p->u);
+	sodium_free(p->code);
+}
+
+static const struct document_meta meta_ok = {
+	"Titre de séjour", "residence", "application/pdf", "2025-01-31", "2027-01-30",
+};
+
+static vault_err
+put(struct store *s, const vault_id *owner, const struct document_meta *m,
+    const uint8_t *data, size_t n, enum blob_compress mode, struct document_info *info)
+{
+	struct document_put *p;
+	vault_err r;
+	size_t off = 0;
+
+	if ((r = documents_put_begin(s, owner, owner, m, mode, &p)) != VAULT_OK)
+		return r;
+	while (off < n) {
+		size_t k = n - off < 100000 ? n - off : 100000;
+		if ((r = documents_put_write(p, data + off, k)) != VAULT_OK) {
+			documents_put_abort(p);
+			return r;
+		}
+		off += k;
+	}
+	return documents_put_commit(p, info);
+}
+
+/* Reads a whole document; returns malloc'd bytes or NULL and the error. */
+static uint8_t *
+get(struct store *s, const struct person *p, const vault_id *owner,
+    const vault_id *doc, size_t *n, vault_err *err, struct document_info *info)
+{
+	struct document_read *rd;
+	uint8_t *buf = NULL;
+	size_t cap = 0, k;
+	vault_err r;
+
+	*n = 0;
+	if ((r = documents_open(s, owner, doc, &p->u.id, p->u.pk, p->u.sk, &rd, info)) != VAULT_OK) {
+		*err = r;
+		return NULL;
+	}
+	for (;;) {
+		if (cap - *n < 65536) {
+			cap = cap * 2 + 65536;
+			buf = realloc(buf, cap);
+		}
+		r = documents_read(rd, buf + *n, cap - *n, &k);
+		if (r != VAULT_OK || k == 0)
+			break;
+		*n += k;
+	}
+	documents_close(rd);
+	*err = r;
+	if (r != VAULT_OK) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
+static int
+count_files(const char *dir)
+{
+	struct dirent *de;
+	DIR *d = opendir(dir);
+	int n = 0;
+	if (d == NULL)
+		return -1;
+	while ((de = readdir(d)) != NULL)
+		if (de->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n;
+}
+
+/* Blobs (not temp files) under DIR/blobs. */
+static vault_err count_cb(void *ctx, const char *name, uint64_t size, int is_blob)
+{
+	(void)name; (void)size;
+	if (is_blob) (*(int *)ctx)++;
+	return VAULT_OK;
+}
+
+static int
+count_blobs(struct store *s)
+{
+	int n = 0;
+	blobstore_list(s->blobs, count_cb, &n);
+	return n;
+}
+
+static int64_t
+count_rows(struct store *s, const char *table)
+{
+	char sql[128];
+	sqlite3_stmt *st;
+	int64_t v = -1;
+	snprintf(sql, sizeof sql, "SELECT count(*) FROM %s", table);
+	if (sqlite3_prepare_v2(db_handle(s->db), sql, -1, &st, NULL) != SQLITE_OK)
+		return -2;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+static void
+blob_path(const char *dir, const vault_id *doc, char out[512])
+{
+	char t[VAULT_ID_TEXT_LEN + 1];
+	vault_id_to_text(doc, t);
+	snprintf(out, 512, "%s/blobs/%.2s/%s", dir, t, t);
+}
+
+static void
+tmp_dir(const char *dir, char out[512])
+{
+	snprintf(out, 512, "%s/blobs/tmp", dir);
+}
+
+TEST(document_round_trips_with_its_metadata_and_fingerprint)
+{
+	char *dir;
+	struct store *s = tu_store_new(&dir);
+	struct person a;
+	struct document_info in, out;
+	size_t n = (3u << 20) + 17, got;
+	uint8_t *data = malloc(n), *back, md[32];
+	vault_err r;
+
+	REQUIRE(s != NULL && person_new(s, "amina", "sesame", &a) == 0);
+	tu_fill_random(data, n, 11);
+	CHECK_EQ(put(s, &a.u.id, &meta_ok, data, n, BLOB_COMPRESS_AUTO, &in), VAULT_OK);
+	crypto_hash_sha256(md, data, n);
+	CHECK(memcmp(in.sha256, md, 32) == 0);
+	CHECK_EQ(in.size, n);
+	back = get(s, &a, &a.u.id, &in.id, &got, &r, &out);
+	CHECK_EQ(r, VAULT_OK);
+	REQUIRE(back != NULL);
+	CHECK_EQ(got, n);
+	CHECK(memcmp(back, data, n) == 0);
+	CHECK(strcmp(out.title, "Titre de séjour") == 0);
+	CHECK(strcmp(out.category, "residence") == 0);
+	CHECK(strcmp(out.media_type, "application/pdf") == 0);
+	CHECK(strcmp(out.issued, "2025-01-31") == 0);
+	CHECK(strcmp(out.expires, "2027-01-30") == 0);
+	CHECK(memcmp(out.sha256, md, 32) == 0);
+	CHECK_EQ(count_blobs(s), 1);
+	free(back);
+	free(data);
+	person_free(&a);
+	store_close(s);
+	tu_rmrf(dir);
+	free(dir);
+}
+
+TEST(bad_metadata_is_refused_and_stores_nothing)
+{
+	char *dir, tdir[512];
+	struct store *s = tu_store_new(&dir);
+	struct person a;
+	struct document_info info;
+	vault_id nobody;
+	uint8_t data[10] = "0123456789";
+	struct document_meta bad[] = {
+		{ "x", "passport", "application/pdf", NULL, NULL },
+		{ "x", "identity", "application/pdf", "2026-02-29", NULL },
+		{ "x", "identity", "application/pdf", "2026-13-01", NULL },
+		{ "x", "identity", "application/pdf", NULL, "31/01/2026" },
+		{ "", "identity", "application/pdf", NULL, NULL },
+		{ "a\nb", "identity", "application/pdf", NULL, NULL },
+		{ "x", "identity", "pdf", NULL, NULL },
+		{ "x", "identity", "text/html; charset=utf-8", NULL, NULL },
+		{ "x", "identity", "a/b/c", NULL, NULL },
+	};
+	size_t i;
+
+	REQUIRE(s != NULL && person_new(s, "amina", "sesame", &a) == 0);
+	for (i = 0; i < sizeof bad / sizeof bad[0]; i++)
+		CHECK_EQ(put(s, &a.u.id, &bad[i], data, sizeof data, BLOB_COMPRESS_AUTO, &info), VAULT_ERR_FORMAT);
+	vault_id_random(&nobody);
+	CHECK_EQ(put(s, &nobody, &meta_ok, data, sizeof data, BLOB_COMPRESS_AUTO, &info), VAULT_ERR_NOTFOUND);
+	CHECK_EQ(count_rows(s, "documents"), 0);
+	CHECK_EQ(count_blobs(s), 0);
+	tmp_dir(dir, tdir);
+	CHECK_EQ(count_files(tdir), 0);
+	CHECK(documents_date_valid("2024-02-29"));
+	CHECK(!documents_date_valid("2100-02-29"));
+	person_free(&a);
+	store_close(s);
+	tu_rmrf(dir);
+	free(dir);
+}
+
+TEST(size_limit_and_quota_stop_a_put_and_store_nothing)
+{
+	char *dir, tdir[512];
+	struct store *s = tu_store_new(&dir);
+	struct person a;
+	struct document_info info;
+	size_t n = 300000;
+	uint8_t *data = malloc(n);
+	uint64_t used;
+
+	REQUIRE(s != NULL && person_new(s, "amina", "sesame", &a) == 0);
+	tu_fill_random(data, n, 5);
+	s->opt.max_document_size = 250000;
+	CHECK_EQ(put(s, &a.u.id, &meta_ok, data, n, BLOB_COMPRESS_AUTO, &info), VAULT_ERR_LIMIT);
+	CHECK_EQ(put(s, &a.u.id, &meta_ok, data, 250000, BLOB_COMPRESS_AUTO, &info), VAULT_OK);
+	s->opt.quota_bytes = 400000;
+	CHECK_EQ(put(s, &a.u.id, &meta_ok, data, 200000, BLOB_COMPRESS_AUTO, &info), VAULT_ERR_LIMIT);
+	CHECK_EQ(put(s, &a.u.id, &meta_ok, data, 150000, BLOB_COMPRESS_AUTO, &info), VAULT_OK);
+	CHECK_EQ(put(s, &a.u.id, &meta_ok, data, 1, BLOB_COMPRESS_AUTO, &info), VAULT_ERR_LIMIT);
+	CHECK_EQ(documents_usage(s, &a.u.id, &used), VAULT_OK);
+	CHECK_EQ(used, 400000);
+	CHECK_EQ(count_rows(s, "documents"), 2);
+	CHECK_EQ(count_blobs(s), 2);
+	tmp_dir(dir, tdir);
+	CHECK_EQ(count_files(tdir), 0);
+	free(data);
+	person_free(&a);
+	store_close(s);
+	tu_rmrf(dir);
+	free(dir);
+}
+
+TEST(blobs_swapped_between_documents_or_persons_fail_with_no_plaintext)
+{
+	char *dir, pa[512], pb[512], pc[512], tmp[520];
+	struct store *s = tu_store_new(&dir);
+	struct person a, b;
+	struct document_info d1, d2, d3;
+	uint8_t data[5000], *back;
+	size_t got;
+	vault_err r;
+
+	REQUIRE(s != NULL && person_new(s, "amina", "sesame", &a) == 0 &&
+	    person_new(s, "bruno", "ouvre", &b) == 0);
+	tu_fill_text(data, sizeof data, 1);
+	REQUIRE(put(s, &a.u.id, &meta_ok, data, sizeof data, BLOB_COMPRESS_AUTO, &d1) == VAULT_OK);
+	REQUIRE(put(s, &a.u.id, &meta_ok, data, sizeof data, BLOB_COMPRESS_AUTO, &d2) == VAULT_OK);
+	REQUIRE(put(s, &b.u.id, &meta_ok, data, sizeof data, BLOB_COMPRESS_AUTO, &d3) == VAULT_OK);
+	blob_path(dir, &d1.id, pa);
+	blob_path(dir, &d2.id, pb);
+	blob_path(dir, &d3.id, pc);
+	/* same person, two documents: swap their blobs */
+	snprintf(tmp, sizeof tmp, "%s.x", pa);
+	REQUIRE(rename(pa, tmp) == 0 && rename(pb, pa) == 0 && rename(tmp, pb) == 0);
+	back = get(s, &a, &a.u.id, &d1.id, &got, &r, NULL);
+	CHECK(back == NULL && r == VAULT_ERR_CORRUPT);
+	back = get(s, &a, &a.u.id, &d2.id, &got, &r, NULL);
+	CHECK(back == NULL && r == VAULT_ERR_CORRUPT);
+	/* even with the swapped rows' hashes patched to match, the AD binding
+	 * catches it: swap the cipher hashes in the database too */
+	{
+		char t1[33], t2[33], sql[400];
+		vault_id_to_text(&d1.id, t1);
+		vault_id_to_text(&d2.id, t2);
+		snprintf(sql, sizeof sql,
+		    "UPDATE documents SET cipher_sha256 = (SELECT cipher_sha256 FROM documents WHERE document_id = '%s'), "
+		    "cipher_size = (SELECT cipher_size FROM documents WHERE document_id = '%s') WHERE document_id = '%s'",
+		    t2, t2, t1);
+		CHECK(sqlite3_exec(db_handle(s->db), sql, NULL, NULL, NULL) == SQLITE_OK);
+		back = get(s, &a, &a.u.id, &d1.id, &got, &r, NULL);
+		CHECK(back == NULL && r == VAULT_ERR_CORRUPT);
+		CHECK_EQ(got, 0);
+	}
+	/* another person's blob in place of a's document */
+	REQUIRE(rename(pc, pb) == 0);
+	back = get(s, &a, &a.u.id, &d2.id, &got, &r, NULL);
+	CHECK(back == NULL && r == VAULT_ERR_CORRUPT);
+	/* a person cannot open another person's document, even knowing its id */
+	back = get(s, &b, &a.u.id, &d1.id, &got, &r, NULL);
+	CHECK(back == NULL && r == VAULT_ERR_NOTFOUND);
+	back = get(s, &b, &b.u.id, &d1.id, &got, &r, NULL);
+	CHECK(back == NULL && r == VAULT_ERR_NOTFOUND);
+	person_free(&a);
+	person_free(&b);
+	store_close(s);
+	tu_rmrf(dir);
+	free(dir);
+}
+
+TEST(damaged_blob_on_disk_yields_an_error_and_no_plaintext)
+{
+	char *dir, path[512];
+	struct store *s = tu_store_new(&dir);
+	struct person a;
+	struct document_info d;
+	size_t n = 200000, len, got;
+	uint8_t *data = malloc(n), *blob, *back;
+	vault_err r;
+
+	REQUIRE(s != NULL && person_new(s, "amina", "sesame", &a) == 0);
+	tu_fill_random(data, n, 9);
+	REQUIRE(put(s, &a.u.id, &meta_ok, data, n, BLOB_COMPRESS_NEVER, &d) == VAULT_OK);
+	blob_path(dir, &d.id, path);
+	blob = tu_read_file(path, &len);
+	REQUIRE(blob != NULL);
+	/* a flipped byte in the last chunk: the first chunks would decrypt,
+	 * but the whole-blob check comes first */
+	blob[len - 40] ^= 1;
+	REQUIRE(tu_write_file(path, blob, len) == 0);
+	back = get(s, &a, &a.u.id, &d.id, &got, &r, NULL);
+	CHECK(back == NULL && r == VAULT_ERR_CORRUPT && got == 0);
+	blob[len - 40] ^= 1;
+	/* the final chunk dropped */
+	REQUIRE(tu_write_file(path, blob, len - (n % BLOB_CHUNK) - 17) == 0);
+	back = get(s, &a, &a.u.id, &d.id, &got, &r, NULL);
+	CHECK(back == NULL && r == VAULT_ERR_TRUNCATED && got == 0);
+	/* restored: reads again */
+	REQUIRE(tu_write_file(path, blob, len) == 0);
+	back = get(s, &a, &a.u.id, &d.id, &got, &r, NULL);
+	CHECK(back != NULL && r == VAULT_OK && got == n);
+	free(back);
+	/* gone */
+	unlink(path);
+	back = get(s, &a, &a.u.id, &d.id, &got, &r, NULL);
+	CHECK(back == NULL && r == VAULT_ERR_CORRUPT);
+	free(blob);
+	free(data);
+	person_free(&a);
+	store_close(s);
+	tu_rmrf(dir);
+	free(dir);
+}
+
+TEST(delete_destroys_every_key_wrapping_and_the_blob)
+{
+	char *dir, path[512];
+	struct store *s = tu_store_new(&dir);
+	struct person a;
+	struct document_info d, keep;
+	uint8_t data[1000], sealed[KEYS_SEALED_DOCKEY_LEN], *back;
+	size_t got;
+	vault_err r;
+	sqlite3_stmt *st;
+	char idt[33];
+
+	REQUIRE(s != NULL && person_new(s, "amina", "sesame", &a) == 0);
+	tu_fill_random(data, sizeof data, 2);
+	REQUIRE(put(s, &a.u.id, &meta_ok, data, sizeof data, BLOB_COMPRESS_AUTO, &d) == VAULT_OK);
+	REQUIRE(put(s, &a.u.id, &meta_ok, data, sizeof data, BLOB_COMPRESS_AUTO, &keep) == VAULT_OK);
+	vault_id_to_text(&d.id, idt);
+	REQUIRE(sqlite3_prepare_v2(db_handle(s->db),
+	    "SELECT wrapped FROM key_wrappings WHERE document_id = ?1", -1, &st, NULL) == SQLITE_OK);
+	sqlite3_bind_text(st, 1, idt, -1, SQLITE_STATIC);
+	REQUIRE(sqlite3_step(st) == SQLITE_ROW);
+	memcpy(sealed, sqlite3_column_blob(st, 0), sizeof sealed);
+	sqlite3_finalize(st);
+	CHECK_EQ(count_rows(s, "key_wrappings"), 2);
+	CHECK_EQ(documents_delete(s, &a.u.id, &d.id), VAULT_OK);
+	CHECK_EQ(count_rows(s, "key_wrappings"), 1);
+	CHECK_EQ(count_rows(s, "documents"), 1);
+	blob_path(dir, &d.id, path);
+	CHECK(access(path, F_OK) != 0);
+	back = get(s, &a, &a.u.id, &d.id, &got, &r, NULL);
+	CHECK(back == NULL && r == VAULT_ERR_NOTFOUND);
+	CHECK_EQ(documents_delete(s, &a.u.id, &d.id), VAULT_ERR_NOTFOUND);
+	/* the sealed key is in no file of the database any more (secure_delete
+	 * plus the checkpoint that empties the WAL) */
+	CHECK(!tu_tree_contains(dir, sealed, sizeof sealed));
+	/* the other document is untouched */
+	back = get(s, &a, &a.u.id, &keep.id, &got, &r, NULL);
+	CHECK(back != NULL && got == sizeof data);
+	free(back);
+	person_free(&a);
+	store_close(s);
+	tu_rmrf(dir);
+	free(dir);
+}
+
+/* ---- fault injection through vault_os ---------------------------------- */
+
+static int fail_fsync_at, fsync_calls, fsync_failed_fd, retried;
+static int fail_write_errno;
+
+static int
+fake_fsync(int fd)
+{
+	if (fsync_failed_fd >= 0 && fd == fsync_failed_fd)
+		retried = 1; /* the same fd again after a failure: a retry */
+	if (++fsync_calls == fail_fsync_at) {
+		fsync_failed_fd = fd;
+		errno = EIO;
+		return -1;
+	}
+	return fsync(fd);
+}
+
+static ssize_t
+fake_write(int fd, const void *p, size_t n)
+{
+	(void)fd; (void)p; (void)n;
+	errno = fail_write_errno;
+	return -1;
+}
+
+TEST(failed_fsync_at_each_point_fails_the_put_is_never_retried_and_leaves_nothing)
+{
+	char *dir, tdir[512];
+	struct store *s = tu_store_new(&dir);
+	struct person a;
+	struct document_info d;
+	uint8_t data[70000];
+	int point, points;
+
+	REQUIRE(s != NULL && person_new(s, "amina", "sesame", &a) == 0);
+	tu_fill_random(data, sizeof data, 4);
+	/* count the fsyncs of one put through the table */
+	fail_fsync_at = -1;
+	fsync_calls = 0;
+	fsync_failed_fd = -1;
+	vault_os.fsync = fake_fsync;
+	REQUIRE(put(s, &a.u.id, &meta_ok, data, sizeof data, BLOB_COMPRESS_AUTO, &d) == VAULT_OK);
+	points = fsync_calls;
+	CHECK(points >= 2); /* the file and its directory at least */
+	for (point = 1; point <= points; point++) {
+		fsync_calls = 0;
+		fail_fsync_at = point;
+		fsync_failed_fd = -1;
+		retried = 0;
+		CHECK_EQ(put(s, &a.u.id, &meta_ok, data, sizeof data, BLOB_COMPRESS_AUTO, &d), VAULT_ERR_IO);
+		CHECK(!retried);
+		CHECK_EQ(count_rows(s, "documents"), 1);
+		CHECK_EQ(count_blobs(s), 1);
+	}
+	vault_os_reset();
+	tmp_dir(dir, tdir);
+	CHECK_EQ(count_files(tdir), 0);
+	/* and the store still works */
+	CHECK_EQ(put(s, &a.u.id, &meta_ok, data, sizeof data, BLOB_COMPRESS_AUTO, &d), VAULT_OK);
+	CHECK_EQ(count_blobs(s), 2);
+	person_free(&a);
+	store_close(s);
+	tu_rmrf(dir);
+	free(dir);
+}
+
+TEST(full_disk_fails_the_put_with_nospace_and_leaves_nothing)
+{
+	char *dir, tdir[512];
+	struct store *s = tu_store_new(&dir);
+	struct person a;
+	struct document_info d;
+	uint8_t data[70000];
+
+	REQUIRE(s != NULL && person_new(s, "amina", "sesame", &a) == 0);
+	tu_fill_random(data, sizeof data, 4);
+	vault_os.write = fake_write;
+	fail_write_errno = ENOSPC;
+	CHECK_EQ(put(s, &a.u.id, &meta_ok, data, sizeof data, BLOB_COMPRESS_AUTO, &d), VAULT_ERR_NOSPACE);
+	fail_write_errno = EIO;
+	CHECK_EQ(put(s, &a.u.id, &meta_ok, data, sizeof data, BLOB_COMPRESS_AUTO, &d), VAULT_ERR_IO);
+	vault_os_reset();
+	CHECK_EQ(count_rows(s, "documents"), 0);
+	CHECK_EQ(count_blobs(s), 0);
+	tmp_dir(dir, tdir);
+	CHECK_EQ(count_files(tdir), 0);
+	person_free(&a);
+	store_close(s);
+	tu_rmrf(dir);
+	free(dir);
+}
+
+/* ---- start-up --------------------------------------------------------- */
+
+TEST(startup_removes_temp_files_and_reports_orphans_and_missing_blobs)
+{
+	char *dir, path[600], bp[512];
+	struct store *s = tu_store_new(&dir);
+	struct store_options o;
+	struct store_recovery rep;
+	struct person a;
+	struct document_info d1, d2;
+	uint8_t data[100] = { 1 };
+
+	REQUIRE(s != NULL && person_new(s, "amina", "sesame", &a) == 0);
+	REQUIRE(put(s, &a.u.id, &meta_ok, data, sizeof data, BLOB_COMPRESS_AUTO, &d1) == VAULT_OK);
+	REQUIRE(put(s, &a.u.id, &meta_ok, data, sizeof data, BLOB_COMPRESS_AUTO, &d2) == VAULT_OK);
+	person_free(&a);
+	store_close(s);
+	/* a put cut short, an orphan blob, a missing blob, a stray file */
+	snprintf(path, sizeof path, "%s/blobs/tmp/0123.tmp", dir);
+	REQUIRE(tu_write_file(path, "x", 1) == 0);
+	snprintf(path, sizeof path, "%s/blobs/ab", dir);
+	mkdir(path, 0700);
+	snprintf(path, sizeof path, "%s/blobs/ab/ab000000000000000000000000000000", dir);
+	REQUIRE(tu_write_file(path, "y", 1) == 0);
+	snprintf(path, sizeof path, "%s/blobs/ab/notes.txt", dir);
+	REQUIRE(tu_write_file(path, "z", 1) == 0);
+	blob_path(dir, &d2.id, bp);
+	REQUIRE(unlink(bp) == 0);
+	store_options_default(&o);
+	o.pw = test_pw_fast;
+	REQUIRE(store_open(dir, &o, &s, &rep) == VAULT_OK);
+	CHECK_EQ(rep.tmp_removed, 1);
+	CHECK_EQ(rep.orphan_blobs, 1);
+	CHECK_EQ(rep.missing_blobs, 1);
+	CHECK_EQ(rep.stray_files, 1);
+	snprintf(path, sizeof path, "%s/blobs/tmp", dir);
+	CHECK_EQ(count_files(path), 0);
+	/* the orphan is kept: reporting, not deleting, is the safe default */
+	snprintf(path, sizeof path, "%s/blobs/ab/ab000000000000000000000000000000", dir);
+	CHECK(access(path, F_OK) == 0);
+	store_close(s);
+	tu_rmrf(dir);
+	free(dir);
+}
+
+TEST(database_of_the_first_schema_is_migrated_with_its_rows)
+{
+	char *dir = tu_tempdir("migrate"), path[512];
+	struct vault_db *db;
+	struct store_options o;
+	struct store *s;
+	struct account_unlocked u;
+	vault_id id;
+	char *code = NULL;
+
+	REQUIRE(dir != NULL);
+	store_options_default(&o);
+	o.pw = test_pw_fast;
+	REQUIRE(store_create(dir, &o, 0) == VAULT_OK);
+	/* store_create made the latest schema: start again from version 1 */
+	snprintf(path, sizeof path, "%s/vault.db", dir);
+	unlink(path);
+	REQUIRE(db_open(path, 1, &db) == VAULT_OK);
+	CHECK_EQ(db_schema_version(db), 1);
+	CHECK(sqlite3_exec(db_handle(db), "SELECT * FROM journal", NULL, NULL, NULL) != SQLITE_OK);
+	db_close(db);
+	/* an account made on schema 1 */
+	REQUIRE(db_open(path, 1, &db) == VAULT_OK);
+	db_close(db);
+	{
+		struct store tmp_s;
+		memset(&tmp_s, 0, sizeof tmp_s);
+		REQUIRE(db_open(path, 1, &tmp_s.db) == VAULT_OK);
+		REQUIRE(keys_pepper_load((snprintf(path, sizeof path, "%s/pepper.key", dir), path), &tmp_s.pepper) == VAULT_OK);
+		tmp_s.opt = o;
+		CHECK_EQ(accounts_create(&tmp_s, "ancien", "Ancien", "person", "pw", 2, &id, &code), VAULT_OK);
+		sodium_free(code);
+		keys_pepper_free(tmp_s.pepper);
+		db_close(tmp_s.db);
+	}
+	/* opening the store migrates it, keeping the account */
+	REQUIRE(store_open(dir, &o, &s, NULL) == VAULT_OK);
+	CHECK_EQ(db_schema_version(s->db), DB_SCHEMA_LATEST);
+	CHECK(sqlite3_exec(db_handle(s->db), "SELECT * FROM journal", NULL, NULL, NULL) == SQLITE_OK);
+	CHECK_EQ(accounts_unlock(s, "ancien", "pw", 2, &u), VAULT_OK);
+	CHECK(memcmp(u.id.b, id.b, VAULT_ID_LEN) == 0);
+	account_unlocked_wipe(&u);
+	store_close(s);
+	/* a database from a newer build is refused, not damaged */
+	snprintf(path, sizeof path, "%s/vault.db", dir);
+	REQUIRE(db_open(path, 0, &db) == VAULT_OK);
+	sqlite3_exec(db_handle(db), "PRAGMA user_version = 99", NULL, NULL, NULL);
+	db_close(db);
+	CHECK_EQ(db_open(path, 0, &db), VAULT_ERR_UNSUPPORTED);
+	tu_rmrf(dir);
+	free(dir);
+}
+
+TEST(database_settings_are_wal_full_sync_foreign_keys_and_0600)
+{
+	char *dir, path[512];
+	struct store *s = tu_store_new(&dir);
+	sqlite3_stmt *st;
+	struct stat sb;
+
+	REQUIRE(s != NULL);
+	REQUIRE(sqlite3_prepare_v2(db_handle(s->db), "PRAGMA journal_mode", -1, &st, NULL) == SQLITE_OK);
+	REQUIRE(sqlite3_step(st) == SQLITE_ROW);
+	CHECK(strcmp((const char *)sqlite3_column_text(st, 0), "wal") == 0);
+	sqlite3_finalize(st);
+	REQUIRE(sqlite3_prepare_v2(db_handle(s->db), "PRAGMA synchronous", -1, &st, NULL) == SQLITE_OK);
+	REQUIRE(sqlite3_step(st) == SQLITE_ROW);
+	CHECK_EQ(sqlite3_column_int(st, 0), 2); /* FULL */
+	sqlite3_finalize(st);
+	REQUIRE(sqlite3_prepare_v2(db_handle(s->db), "PRAGMA foreign_keys", -1, &st, NULL) == SQLITE_OK);
+	REQUIRE(sqlite3_step(st) == SQLITE_ROW);
+	CHECK_EQ(sqlite3_column_int(st, 0), 1);
+	sqlite3_finalize(st);
+	/* a document whose owner does not exist violates a foreign key */
+	CHECK(sqlite3_exec(db_handle(s->db), "INSERT INTO key_wrappings VALUES "
+	    "('nope', 'owner', 'x', x'00', 0)", NULL, NULL, NULL) != SQLITE_OK);
+	snprintf(path, sizeof path, "%s/vault.db", dir);
+	CHECK(stat(path, &sb) == 0 && (sb.st_mode & 0777) == 0600);
+	CHECK(stat(dir, &sb) == 0 && (sb.st_mode & 0777) == 0700);
+	store_close(s);
+	tu_rmrf(dir);
+	free(dir);
+}
+
+/* ---- the canary -------------------------------------------------------- */
+
+TEST(no_plaintext_secret_or_title_on_disk)
+{
+	char *dir, *tmpd = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+	struct store *s = tu_store_new(&dir);
+	struct person a;
+	struct document_info d;
+	char marker[64], secret[64], title[96];
+	uint8_t rnd[8], *data;
+	size_t n = 300000, i;
+	struct document_meta m = meta_ok;
+
+	REQUIRE(s != NULL);
+	randombytes_buf(rnd, sizeof rnd);
+	snprintf(marker, sizeof marker, "CANARY-DOC-%02x%02x%02x%02x%02x%02x%02x%02x",
+	    rnd[0], rnd[1], rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
+	snprintf(secret, sizeof secret, "CANARY-SECRET-%02x%02x%02x%02x", rnd[4], rnd[5], rnd[6], rnd[7]);
+	snprintf(title, sizeof title, "CANARY-TITLE-%02x%02x%02x%02x", rnd[0], rnd[2], rnd[4], rnd[6]);
+	REQUIRE(person_new(s, "amina", secret, &a) == 0);
+	data = malloc(n);
+	/* text-like (deflated) and incompressible (not), marker sprinkled in */
+	tu_fill_text(data, n, 3);
+	for (i = 0; i + strlen(marker) < n; i += 40000)
+		memcpy(data + i, marker, strlen(marker));
+	m.title = title;
+	REQUIRE(put(s, &a.u.id, &m, data, n, BLOB_COMPRESS_AUTO, &d) == VAULT_OK);
+	REQUIRE(put(s, &a.u.id, &m, data, n, BLOB_COMPRESS_NEVER, &d) == VAULT_OK);
+	tu_fill_random(data, n, 8);
+	memcpy(data + 1000, marker, strlen(marker));
+	REQUIRE(put(s, &a.u.id, &m, data, n, BLOB_COMPRESS_AUTO, &d) == VAULT_OK);
+	/* the recovery code is a secret too */
+	CHECK(!tu_tree_contains(dir, marker, strlen(marker)));
+	CHECK(!tu_tree_contains(dir, secret, strlen(secret)));
+	CHECK(!tu_tree_contains(dir, title, strlen(title)));
+	CHECK(!tu_tree_contains(dir, a.code, strlen(a.code)));
+	/* temp files of the system's temp directory: nothing of ours there
+	 * (ctest points TMPDIR at a directory of the build; the marker is
+	 * random per run) */
+	CHECK(!tu_tree_contains(tmpd, marker, strlen(marker)));
+	free(data);
+	person_free(&a);
+	store_close(s);
+	tu_rmrf(dir);
+	free(dir);
+}
+
+TEST_MAIN
