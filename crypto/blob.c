@@ -391,6 +391,7 @@ struct blob_reader {
 	z_stream z;
 	int z_live, z_end;
 	int final_seen;
+	uint64_t chunks;             /* pulled so far */
 	struct blob_source src;
 	uint64_t expected, produced;
 	vault_err err;               /* sticky */
@@ -490,7 +491,10 @@ next_chunk(struct blob_reader *r)
 	    &tag, r->c, got, r->ad, BLOB_AD_LEN) != 0)
 		return VAULT_ERR_CORRUPT;
 	if (tag == crypto_secretstream_xchacha20poly1305_TAG_FINAL) {
-		/* Nothing may follow the final chunk. */
+		/* Canonical form: an empty final chunk only for an empty
+		 * stream; and nothing may follow the final chunk. */
+		if (plen == 0 && r->chunks > 0)
+			return VAULT_ERR_CORRUPT;
 		if ((e = read_full(r, &extra, 1, &got)) != VAULT_OK)
 			return e;
 		if (got != 0)
@@ -501,6 +505,7 @@ next_chunk(struct blob_reader *r)
 		/* Only full MESSAGE chunks precede the final one. */
 		return VAULT_ERR_CORRUPT;
 	}
+	r->chunks++;
 	r->p_len = (size_t)plen;
 	r->p_off = 0;
 	return VAULT_OK;

@@ -386,4 +386,52 @@ TEST(wrong_key_fails_before_any_plaintext)
 	free_sealed(&s);
 }
 
+/* ---- known answers ---------------------------------------------------- */
+
+/* The blobs of tests/kat/ were written by the first version of the format
+ * with a fixed key and ids. Every later build must open them to exactly the
+ * recorded bytes: the format on disk cannot drift unnoticed. */
+TEST(known_answer_blobs_of_format_v1_still_decrypt)
+{
+	char path[1024], line[512], name[64], key[65], doc[33], owner[33], sha[65];
+	size_t size, len, got;
+	int compressed, seen = 0;
+	FILE *man;
+
+	snprintf(path, sizeof path, "%s/kat.txt", KAT_DIR);
+	man = fopen(path, "r");
+	REQUIRE(man != NULL);
+	while (fgets(line, sizeof line, man) != NULL) {
+		struct fixture f;
+		struct mem m;
+		uint8_t md[32], want[32], *out;
+		if (line[0] == '#' || sscanf(line, "%63s %64s %32s %32s %zu %64s %d",
+		    name, key, doc, owner, &size, sha, &compressed) != 7)
+			continue;
+		snprintf(path, sizeof path, "%s/%s", KAT_DIR, name);
+		memset(&m, 0, sizeof m);
+		m.p = tu_read_file(path, &len);
+		REQUIRE(m.p != NULL);
+		m.len = m.cap = len;
+		REQUIRE(sodium_hex2bin(f.dk, 32, key, 64, NULL, NULL, NULL) == 0);
+		REQUIRE(vault_id_from_text(doc, &f.doc) == VAULT_OK);
+		REQUIRE(vault_id_from_text(owner, &f.owner) == VAULT_OK);
+		REQUIRE(sodium_hex2bin(want, 32, sha, 64, NULL, NULL, NULL) == 0);
+		CHECK_EQ(m.p[5] & BLOB_FLAG_DEFLATE, compressed);
+		out = malloc(size + 1);
+		CHECK_EQ(open_all(&f, &f.doc, &f.owner, &m, size, out, size + 1, &got), VAULT_OK);
+		CHECK_EQ(got, size);
+		SHA256(out, got, md);
+		CHECK(memcmp(md, want, 32) == 0);
+		/* and the same bytes with one bit changed do not */
+		m.p[len - 1] ^= 1;
+		CHECK_EQ(open_all(&f, &f.doc, &f.owner, &m, size, out, size + 1, &got), VAULT_ERR_CORRUPT);
+		free(out);
+		free(m.p);
+		seen++;
+	}
+	fclose(man);
+	CHECK_EQ(seen, 7);
+}
+
 TEST_MAIN

@@ -448,9 +448,11 @@ TEST(failed_fsync_at_each_point_fails_the_put_is_never_retried_and_leaves_nothin
 	char *dir, tdir[512];
 	struct store *s = tu_store_new(&dir);
 	struct person a;
-	struct document_info d;
-	uint8_t data[70000];
+	struct document_info d, first;
+	uint8_t data[70000], *back;
 	int point, points;
+	size_t got;
+	vault_err r;
 
 	REQUIRE(s != NULL && person_new(s, "amina", "sesame", &a) == 0);
 	tu_fill_random(data, sizeof data, 4);
@@ -459,7 +461,7 @@ TEST(failed_fsync_at_each_point_fails_the_put_is_never_retried_and_leaves_nothin
 	fsync_calls = 0;
 	fsync_failed_fd = -1;
 	vault_os.fsync = fake_fsync;
-	REQUIRE(put(s, &a.u.id, &meta_ok, data, sizeof data, BLOB_COMPRESS_AUTO, &d) == VAULT_OK);
+	REQUIRE(put(s, &a.u.id, &meta_ok, data, sizeof data, BLOB_COMPRESS_AUTO, &first) == VAULT_OK);
 	points = fsync_calls;
 	CHECK(points >= 2); /* the file and its directory at least */
 	for (point = 1; point <= points; point++) {
@@ -471,6 +473,15 @@ TEST(failed_fsync_at_each_point_fails_the_put_is_never_retried_and_leaves_nothin
 		CHECK(!retried);
 		CHECK_EQ(count_rows(s, "documents"), 1);
 		CHECK_EQ(count_blobs(s), 1);
+		/* fail-stop: no later write is accepted, reads go on */
+		fail_fsync_at = -1;
+		CHECK_EQ(put(s, &a.u.id, &meta_ok, data, sizeof data, BLOB_COMPRESS_AUTO, &d), VAULT_ERR_STOPPED);
+		CHECK_EQ(documents_delete(s, &a.u.id, &first.id), VAULT_ERR_STOPPED);
+		back = get(s, &a, &a.u.id, &first.id, &got, &r, NULL);
+		CHECK(back != NULL && got == sizeof data);
+		free(back);
+		/* a restart clears it */
+		s->stopped = 0;
 	}
 	vault_os_reset();
 	tmp_dir(dir, tdir);
@@ -497,8 +508,11 @@ TEST(full_disk_fails_the_put_with_nospace_and_leaves_nothing)
 	vault_os.write = fake_write;
 	fail_write_errno = ENOSPC;
 	CHECK_EQ(put(s, &a.u.id, &meta_ok, data, sizeof data, BLOB_COMPRESS_AUTO, &d), VAULT_ERR_NOSPACE);
+	/* a full disk is not a failing disk: writes stay allowed */
+	CHECK_EQ(store_writable(s), VAULT_OK);
 	fail_write_errno = EIO;
 	CHECK_EQ(put(s, &a.u.id, &meta_ok, data, sizeof data, BLOB_COMPRESS_AUTO, &d), VAULT_ERR_IO);
+	CHECK_EQ(store_writable(s), VAULT_ERR_STOPPED);
 	vault_os_reset();
 	CHECK_EQ(count_rows(s, "documents"), 0);
 	CHECK_EQ(count_blobs(s), 0);
