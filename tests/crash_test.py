@@ -90,7 +90,10 @@ def one(tool, template, work, syscall, n, action):
         # Fail-stop: at most the operation in flight may still be answered
         # (a deletion whose commit was durable before a later sync of its
         # checkpoint or blob removal failed); nothing after it.
-        if path is None or (len(said) > 1 and not sqlite_dirsync):
+        # (path None: this run made fewer calls than the counting run did,
+        # since a new fan-out directory costs one more fsync and document
+        # ids are random; the run is then fault-free, and checked as such)
+        if path is not None and len(said) > 1 and not sqlite_dirsync:
             print("FAIL %s #%d %s on %s: %d answers after the failure"
                   % (syscall, n, action, path, len(said)))
             return False
