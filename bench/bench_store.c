@@ -171,7 +171,7 @@ bench_store(struct store *s, const vault_id *owner, const uint8_t *buf,
 	uint64_t done;
 	double t = now();
 
-	if (documents_put_begin(s, owner, owner, &m, mode, &p) != VAULT_OK)
+	if (documents_put_begin(s, owner, owner, &m, mode, NULL, &p) != VAULT_OK)
 		return 0;
 	for (done = 0; done < total; done += BUF)
 		if (documents_put_write(p, buf, BUF) != VAULT_OK) {
@@ -182,7 +182,7 @@ bench_store(struct store *s, const vault_id *owner, const uint8_t *buf,
 		return 0;
 	t = now() - t;
 	*compressed = info.compressed;
-	documents_delete(s, owner, &info.id);
+	documents_delete(s, owner, &info.id, owner, NULL);
 	return mbps(total, t);
 }
 
@@ -228,7 +228,7 @@ main(int argc, char **argv)
 	o.pw.memlimit = 8192;
 	o.max_document_size = o.quota_bytes = UINT64_MAX / 2;
 	if (store_create(dir, &o, 1) != VAULT_OK || store_open(dir, &o, &s, NULL) != VAULT_OK ||
-	    accounts_create(s, "bench", "Bench", "person", "bench", 5, &id, &code) != VAULT_OK) {
+	    accounts_create(s, "bench", "Bench", "person", NULL, NULL, "bench", 5, &id, &code) != VAULT_OK) {
 		fprintf(stderr, "bench_store: cannot set up %s\n", dir);
 		return 1;
 	}

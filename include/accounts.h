@@ -15,6 +15,9 @@
 #define ACCOUNT_LOGIN_MAX 64
 #define ACCOUNT_NAME_MAX 128
 
+/* Returns 1 if role names one of the five roles. */
+int accounts_role_valid(const char *role);
+
 /* Logins: 3–64 characters of a-z 0-9 . _ -, compared case-insensitively
  * (DESIGN.md). Returns 1 if valid. Upper-case ASCII is accepted and folded. */
 int accounts_login_valid(const char *login);
@@ -31,27 +34,78 @@ struct account_unlocked {
 void account_unlocked_wipe(struct account_unlocked *u);
 
 /* Creates an account with its keys. role is one of person, aidant,
- * structure_admin, instance_admin, auditor. On success *recovery_codep holds
- * the recovery code (guarded; the caller shows it once, then sodium_free).
- * VAULT_ERR_EXISTS if the login is taken, VAULT_ERR_FORMAT if the login,
- * name or role is malformed. */
+ * structure_admin, instance_admin, auditor; structure_id is the structure of
+ * an aidant or structure administrator, NULL otherwise. On success
+ * *recovery_codep holds the recovery code (guarded; the caller shows it
+ * once, then sodium_free). VAULT_ERR_EXISTS if the login is taken,
+ * VAULT_ERR_FORMAT if the login, name or role is malformed. The creation
+ * is journaled ("account.create", actor creator, may be NULL). */
 vault_err accounts_create(struct store *s, const char *login,
-    const char *display_name, const char *role, const char *secret,
-    size_t secret_len, vault_id *idp, char **recovery_codep);
+    const char *display_name, const char *role, const vault_id *structure_id,
+    const vault_id *creator, const char *secret, size_t secret_len,
+    vault_id *idp, char **recovery_codep);
 
-/* Unlocks with the secret. VAULT_ERR_AUTH for a wrong secret and for an
- * unknown login alike (an unknown login still costs one Argon2id
- * evaluation). If the stored Argon2id cost is below the store's, the key
- * is re-wrapped at the new cost before returning. */
+/* Activation codes: 12 symbols of the recovery alphabet, shown as three
+ * groups of four; valid ACCOUNT_ACTIVATION_MS. */
+#define ACCOUNT_ACTIVATION_SYMBOLS 12
+#define ACCOUNT_ACTIVATION_TEXT_LEN 14
+#define ACCOUNT_ACTIVATION_MS (3600 * 1000)
+
+/* Enrols a person without keys: her key pair is made when she activates
+ * her account with the one-time code, choosing her own secret. Only a
+ * keyed hash of the code is stored. *codep: guarded, sodium_free it. */
+vault_err accounts_enrol(struct store *s, const char *login,
+    const char *display_name, const vault_id *enrolled_by, const char *origin,
+    vault_id *idp, char **codep, int64_t *expires_at);
+
+/* Activates an enrolled person with her code and chosen secret: creates
+ * her key pair; returns her recovery code. VAULT_ERR_AUTH for a wrong,
+ * used or expired code and for an unknown login alike. */
+vault_err accounts_activate(struct store *s, const char *login,
+    const char *code, const char *secret, size_t secret_len,
+    const char *origin, vault_id *idp, char **recovery_codep);
+
+/* What a log-in attempt did, for the caller's answer and counters. */
+struct unlock_report {
+	int known;       /* the login exists */
+	vault_id id;     /* its account, if known */
+	int locked;      /* refused because the account is locked */
+	int locked_now;  /* this failure locked it */
+};
+
+/* Unlocks with the secret. VAULT_ERR_AUTH for a wrong secret, an unknown
+ * login and a locked account alike (each still costs one Argon2id
+ * evaluation, so that the time taken tells nothing). After
+ * opt.lock_threshold failures in a row the account is locked for
+ * opt.lock_ms. Journals session.login, session.login_failed and
+ * session.locked. If the stored Argon2id cost is below the store's, the
+ * key is re-wrapped at the new cost. rep may be NULL. */
 vault_err accounts_unlock(struct store *s, const char *login,
-    const char *secret, size_t secret_len, struct account_unlocked *u);
+    const char *secret, size_t secret_len, const char *origin,
+    struct account_unlocked *u, struct unlock_report *rep);
+
+/* An account as the API shows it. */
+struct account_info {
+	vault_id id;
+	char login[ACCOUNT_LOGIN_MAX + 1];
+	char role[24];
+	char display_name[ACCOUNT_NAME_MAX + 1];
+	vault_id structure_id;
+	int has_structure;
+	int has_keys;           /* 0: enrolled, not yet activated */
+	int64_t created_at;
+	int64_t locked_until;
+};
+
+/* VAULT_ERR_NOTFOUND if there is no such account. */
+vault_err accounts_get(struct store *s, const vault_id *id, struct account_info *info);
 
 /* Recovery: the code unlocks the key, which is re-wrapped under new_secret
  * and a new recovery code (returned as in accounts_create); the old code
  * and the old secret stop working in the same transaction. */
 vault_err accounts_recover(struct store *s, const char *login,
     const char *recovery_code, const char *new_secret, size_t new_secret_len,
-    char **new_recovery_codep);
+    const char *origin, char **new_recovery_codep);
 
 /* Loads the public key of an account. VAULT_ERR_NOTFOUND if none. */
 vault_err accounts_public_key(struct store *s, const vault_id *id,

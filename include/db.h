@@ -14,7 +14,7 @@
 
 #include "vault.h"
 
-#define DB_SCHEMA_LATEST 2
+#define DB_SCHEMA_LATEST 3
 
 struct vault_db;
 

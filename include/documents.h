@@ -45,8 +45,23 @@ struct document_info {
 	int64_t deposited_at;           /* ms since the epoch */
 };
 
+#define DOC_CATEGORY_COUNT 12
+
 /* Returns 1 if category is one of DESIGN.md's categories. */
 int documents_category_valid(const char *category);
+/* The category's index (its bit in a mandate's mask), or -1. */
+int documents_category_index(const char *category);
+/* The category of an index, or NULL. */
+const char *documents_category_name(int index);
+
+/* Who opens a document: its owner with her own wrapping, or an aidant
+ * through the wrappings of his active read mandates from that owner. */
+struct doc_holder {
+	vault_id account;
+	const uint8_t *pk;       /* KEYS_PK_LEN */
+	const uint8_t *sk;       /* guarded */
+	int is_owner;
+};
 /* Returns 1 if s is a real calendar date written YYYY-MM-DD. */
 int documents_date_valid(const char *s);
 
@@ -54,10 +69,13 @@ struct document_put;
 struct document_read;
 
 /* Starts a put for owner, deposited by depositor (the owner, or an aidant).
- * Checks the metadata (VAULT_ERR_FORMAT) and that the owner has keys. */
+ * Checks the metadata (VAULT_ERR_FORMAT) and that the owner has keys. The
+ * commit journals "document.deposit" with origin (may be NULL), and wraps
+ * the key for every aidant holding an active read mandate of the owner
+ * that covers the category. */
 vault_err documents_put_begin(struct store *s, const vault_id *owner,
     const vault_id *depositor, const struct document_meta *meta,
-    enum blob_compress compress, struct document_put **pp);
+    enum blob_compress compress, const char *origin, struct document_put **pp);
 /* VAULT_ERR_LIMIT once the document passes max_document_size or the owner's
  * quota; the put is then dead and must be aborted. */
 vault_err documents_put_write(struct document_put *p, const void *buf, size_t len);
@@ -66,21 +84,33 @@ vault_err documents_put_commit(struct document_put *p, struct document_info *inf
 /* Discards; nothing of the put remains. NULL-safe. */
 void documents_put_abort(struct document_put *p);
 
-/* Opens a document for a holder of a key wrapping (the owner, for now).
- * VAULT_ERR_NOTFOUND if the document does not exist for that owner or the
- * holder has no wrapping; VAULT_ERR_CORRUPT if the blob does not match its
- * row. info may be NULL. */
+/* Opens a document for a holder. VAULT_ERR_NOTFOUND if the document does
+ * not exist for that owner or the holder holds no wrapping of its key;
+ * VAULT_ERR_CORRUPT if the blob does not match its row. info may be NULL. */
 vault_err documents_open(struct store *s, const vault_id *owner,
-    const vault_id *document_id, const vault_id *holder,
-    const uint8_t holder_pk[KEYS_PK_LEN], const uint8_t *holder_sk,
+    const vault_id *document_id, const struct doc_holder *holder,
     struct document_read **rp, struct document_info *info);
+
+/* The metadata (title included) of one document, as documents_open would
+ * give it, without touching the blob. */
+vault_err documents_info(struct store *s, const vault_id *owner,
+    const vault_id *document_id, const struct doc_holder *holder,
+    struct document_info *info);
+
+/* Calls fn for each document of owner that holder can open, oldest first;
+ * category NULL for all. */
+typedef vault_err (*documents_fn)(void *ctx, const struct document_info *info);
+vault_err documents_list(struct store *s, const vault_id *owner,
+    const struct doc_holder *holder, const char *category, documents_fn fn,
+    void *ctx);
 vault_err documents_read(struct document_read *r, void *buf, size_t cap, size_t *n);
 void documents_close(struct document_read *r);
 
 /* Deletes the row and every key wrapping (committed first: from then on
- * the blob opens for nobody), then the blob. */
+ * the blob opens for nobody), then the blob. Journals "document.delete"
+ * by actor. */
 vault_err documents_delete(struct store *s, const vault_id *owner,
-    const vault_id *document_id);
+    const vault_id *document_id, const vault_id *actor, const char *origin);
 
 /* Sum of the sizes of the owner's documents. */
 vault_err documents_usage(struct store *s, const vault_id *owner, uint64_t *bytes);

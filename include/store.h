@@ -13,6 +13,7 @@
 #ifndef STORE_H
 #define STORE_H
 
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "keys.h"
@@ -26,10 +27,14 @@ struct store_options {
 	uint64_t max_document_size;     /* bytes */
 	uint64_t quota_bytes;           /* per person, original bytes */
 	const char *pepper_path;        /* NULL: DIR/pepper.key */
+	unsigned lock_threshold;        /* failed log-ins in a row that lock */
+	int64_t lock_ms;                /* how long a lock lasts */
 };
 
 #define STORE_DEFAULT_MAX_DOCUMENT_SIZE (100ull * 1000 * 1000)
 #define STORE_DEFAULT_QUOTA (1000ull * 1000 * 1000)
+#define STORE_DEFAULT_LOCK_THRESHOLD 5
+#define STORE_DEFAULT_LOCK_MS (15 * 60 * 1000)
 
 /* Defaults of this build (keys_pwparams_default, 100 MB, 1 GB). */
 void store_options_default(struct store_options *o);
@@ -52,9 +57,18 @@ struct store {
 	 * then on every write is refused with VAULT_ERR_STOPPED until the
 	 * process restarts; reads go on. After a failed fsync the kernel may
 	 * have dropped the dirty pages and marked them clean, so nothing
-	 * written since can be trusted to be on disk (PostgreSQL, 2018). */
-	int stopped;
+	 * written since can be trusted to be on disk (PostgreSQL, 2018).
+	 * Shared by a store and its siblings. */
+	_Atomic int *stopped;
+	_Atomic int stopped_own;
+	int is_sibling;         /* pepper and stopped belong to another store */
 };
+
+/* Opens another handle on the same data directory (its own SQLite
+ * connection), sharing the pepper, options and the fail-stop flag of
+ * first. For servers: one handle per concurrent request. Siblings must be
+ * closed before first. */
+vault_err store_open_sibling(struct store *first, struct store **sp);
 
 /* Records a write-path failure: VAULT_ERR_IO stops the store (see
  * stopped). Returns r unchanged, so that it can wrap a return value. */

@@ -6,6 +6,7 @@
 
 #include "accounts.h"
 #include "db.h"
+#include "journal.h"
 #include "vault_os.h"
 
 static const char *const roles[] = {
@@ -31,8 +32,8 @@ accounts_login_valid(const char *login)
 	return 1;
 }
 
-static int
-role_valid(const char *role)
+int
+accounts_role_valid(const char *role)
 {
 	size_t i;
 
@@ -140,10 +141,11 @@ keyrec_save(struct store *s, const struct keys_record *rec, int insert)
 	return sqlite3_changes(db_handle(s->db)) == 1 ? VAULT_OK : VAULT_ERR_NOTFOUND;
 }
 
-/* Loads by login; also returns the role. VAULT_ERR_NOTFOUND if none. */
+/* Loads by login, with the role and the log-in counters. VAULT_ERR_NOTFOUND
+ * if no account with keys has that login. */
 static vault_err
 keyrec_by_login(struct store *s, const char *login, struct keys_record *rec,
-    char role[24])
+    char role[24], int64_t *failed, int64_t *locked_until)
 {
 	sqlite3_stmt *st;
 	vault_err r;
@@ -151,9 +153,9 @@ keyrec_by_login(struct store *s, const char *login, struct keys_record *rec,
 
 	memset(rec, 0, sizeof *rec);
 	if (sqlite3_prepare_v2(db_handle(s->db),
-	    "SELECT a.account_id, a.role, " KEYREC_COLS
-	    " FROM accounts a JOIN account_keys k USING (account_id)"
-	    " WHERE a.login = ?1", -1, &st, NULL) != SQLITE_OK)
+	    "SELECT a.account_id, a.role, a.failed_logins, a.locked_until, "
+	    KEYREC_COLS " FROM accounts a JOIN account_keys k USING (account_id)"
+	    " WHERE a.login = lower(?1)", -1, &st, NULL) != SQLITE_OK)
 		return VAULT_ERR_INTERNAL;
 	sqlite3_bind_text(st, 1, login, -1, SQLITE_TRANSIENT);
 	rc = sqlite3_step(st);
@@ -164,7 +166,9 @@ keyrec_by_login(struct store *s, const char *login, struct keys_record *rec,
 	else if ((r = vault_id_from_text((const char *)sqlite3_column_text(st, 0),
 	    &rec->account_id)) == VAULT_OK) {
 		snprintf(role, 24, "%s", (const char *)sqlite3_column_text(st, 1));
-		r = keyrec_from_row(st, 2, rec);
+		*failed = sqlite3_column_int64(st, 2);
+		*locked_until = sqlite3_column_int64(st, 3);
+		r = keyrec_from_row(st, 4, rec);
 	}
 	sqlite3_finalize(st);
 	return r;
@@ -195,23 +199,62 @@ accounts_public_key(struct store *s, const vault_id *id, uint8_t pk[KEYS_PK_LEN]
 
 /* ---- operations ------------------------------------------------------- */
 
+/* Inserts the accounts row (and nothing else) inside an open transaction. */
+static vault_err
+insert_account(struct store *s, const char *idt, const char *login,
+    const char *role, const char *display_name, const vault_id *structure_id,
+    const vault_id *enrolled_by, const uint8_t *activation_hash,
+    int64_t activation_expires)
+{
+	char st_t[VAULT_ID_TEXT_LEN + 1], by_t[VAULT_ID_TEXT_LEN + 1];
+	sqlite3_stmt *st;
+	int rc;
+
+	if (sqlite3_prepare_v2(db_handle(s->db),
+	    "INSERT INTO accounts (account_id, login, role, display_name,"
+	    " structure_id, created_at, enrolled_by, activation_hash,"
+	    " activation_expires_at) VALUES (?1, lower(?2), ?3, ?4, ?5, ?6, ?7,"
+	    " ?8, ?9)", -1, &st, NULL) != SQLITE_OK)
+		return VAULT_ERR_INTERNAL;
+	sqlite3_bind_text(st, 1, idt, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, login, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, role, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, display_name, -1, SQLITE_STATIC);
+	if (structure_id != NULL) {
+		vault_id_to_text(structure_id, st_t);
+		sqlite3_bind_text(st, 5, st_t, -1, SQLITE_STATIC);
+	}
+	sqlite3_bind_int64(st, 6, vault_os.now_ms());
+	if (enrolled_by != NULL) {
+		vault_id_to_text(enrolled_by, by_t);
+		sqlite3_bind_text(st, 7, by_t, -1, SQLITE_STATIC);
+	}
+	if (activation_hash != NULL) {
+		sqlite3_bind_blob(st, 8, activation_hash, 32, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 9, activation_expires);
+	}
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	/* a taken login is a UNIQUE constraint: EXISTS */
+	return rc == SQLITE_DONE ? VAULT_OK : db_err(rc);
+}
+
 vault_err
 accounts_create(struct store *s, const char *login, const char *display_name,
-    const char *role, const char *secret, size_t secret_len, vault_id *idp,
+    const char *role, const vault_id *structure_id, const vault_id *creator,
+    const char *secret, size_t secret_len, vault_id *idp,
     char **recovery_codep)
 {
 	char idt[VAULT_ID_TEXT_LEN + 1];
 	struct keys_record rec;
-	sqlite3_stmt *st = NULL;
 	char *code = NULL;
 	vault_id id;
 	vault_err r;
-	int rc;
 
 	*recovery_codep = NULL;
 	memset(idp, 0, sizeof *idp);
 	if (!accounts_login_valid(login) || !name_valid(display_name) ||
-	    !role_valid(role))
+	    !accounts_role_valid(role))
 		return VAULT_ERR_FORMAT;
 	if ((r = store_writable(s)) != VAULT_OK)
 		return r;
@@ -223,37 +266,241 @@ accounts_create(struct store *s, const char *login, const char *display_name,
 		return r;
 	if ((r = db_begin(s->db)) != VAULT_OK)
 		goto out;
-	if (sqlite3_prepare_v2(db_handle(s->db),
-	    "INSERT INTO accounts (account_id, login, role, display_name,"
-	    " created_at) VALUES (?1, lower(?2), ?3, ?4, ?5)", -1, &st,
-	    NULL) != SQLITE_OK) {
-		r = VAULT_ERR_INTERNAL;
-		goto rollback;
+	if ((r = insert_account(s, idt, login, role, display_name, structure_id,
+	    creator, NULL, 0)) != VAULT_OK ||
+	    (r = keyrec_save(s, &rec, 1)) != VAULT_OK ||
+	    (r = journal_append(s, &(struct journal_event){ creator, &id,
+	    "account.create", idt, "ok", NULL })) != VAULT_OK) {
+		db_rollback(s->db);
+		goto out;
 	}
-	sqlite3_bind_text(st, 1, idt, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, login, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, role, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 4, display_name, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 5, vault_os.now_ms());
-	rc = sqlite3_step(st);
-	if (rc != SQLITE_DONE) {
-		r = db_err(rc); /* a taken login is a UNIQUE constraint: EXISTS */
-		goto rollback;
-	}
-	if ((r = keyrec_save(s, &rec, 1)) != VAULT_OK)
-		goto rollback;
 	if ((r = store_note_failure(s, db_commit(s->db))) != VAULT_OK)
 		goto out;
 	*idp = id;
 	*recovery_codep = code;
 	code = NULL;
+out:
+	sodium_free(code);
+	sodium_memzero(&rec, sizeof rec);
+	return r;
+}
+
+/* ---- enrolment by activation code ---------------------------------------- */
+
+static const char activation_label[] = "vault/activation/v1";
+
+/* BLAKE2b-256(key = pepper, label ‖ normalised code): a stolen database
+ * alone does not reveal a pending code. */
+static vault_err
+activation_hash(const struct store *s, const char *code, uint8_t out[32])
+{
+	char norm[ACCOUNT_ACTIVATION_SYMBOLS + 1];
+	crypto_generichash_state st;
+	size_t n = 0;
+	const char *p;
+
+	for (p = code; *p != '\0'; p++) {
+		char c = *p;
+		if (c == '-' || c == ' ')
+			continue;
+		if (c >= 'a' && c <= 'z')
+			c = (char)(c - 'a' + 'A');
+		if (strchr(KEYS_RECOVERY_ALPHABET, c) == NULL ||
+		    n == ACCOUNT_ACTIVATION_SYMBOLS) {
+			sodium_memzero(norm, sizeof norm);
+			return VAULT_ERR_FORMAT;
+		}
+		norm[n++] = c;
+	}
+	if (n != ACCOUNT_ACTIVATION_SYMBOLS) {
+		sodium_memzero(norm, sizeof norm);
+		return VAULT_ERR_FORMAT;
+	}
+	crypto_generichash_init(&st, s->pepper, KEYS_PEPPER_LEN, 32);
+	crypto_generichash_update(&st, (const uint8_t *)activation_label,
+	    sizeof activation_label - 1);
+	crypto_generichash_update(&st, (const uint8_t *)norm, n);
+	crypto_generichash_final(&st, out, 32);
+	sodium_memzero(norm, sizeof norm);
+	sodium_memzero(&st, sizeof st);
+	return VAULT_OK;
+}
+
+vault_err
+accounts_enrol(struct store *s, const char *login, const char *display_name,
+    const vault_id *enrolled_by, const char *origin, vault_id *idp,
+    char **codep, int64_t *expires_at)
+{
+	static const char alphabet[] = KEYS_RECOVERY_ALPHABET;
+	char idt[VAULT_ID_TEXT_LEN + 1], *code;
+	uint8_t h[32];
+	vault_id id;
+	vault_err r;
+	size_t i, o = 0;
+
+	*codep = NULL;
+	memset(idp, 0, sizeof *idp);
+	if (!accounts_login_valid(login) || !name_valid(display_name))
+		return VAULT_ERR_FORMAT;
+	if ((r = store_writable(s)) != VAULT_OK)
+		return r;
+	if ((code = sodium_malloc(ACCOUNT_ACTIVATION_TEXT_LEN + 1)) == NULL)
+		return VAULT_ERR_NOMEM;
+	for (i = 0; i < ACCOUNT_ACTIVATION_SYMBOLS; i++) {
+		if (i > 0 && i % 4 == 0)
+			code[o++] = '-';
+		code[o++] = alphabet[randombytes_uniform(sizeof alphabet - 1)];
+	}
+	code[o] = '\0';
+	if ((r = activation_hash(s, code, h)) != VAULT_OK)
+		goto fail;
+	vault_id_random(&id);
+	vault_id_to_text(&id, idt);
+	*expires_at = vault_os.now_ms() + ACCOUNT_ACTIVATION_MS;
+	if ((r = db_begin(s->db)) != VAULT_OK)
+		goto fail;
+	if ((r = insert_account(s, idt, login, "person", display_name, NULL,
+	    enrolled_by, h, *expires_at)) != VAULT_OK ||
+	    (r = journal_append(s, &(struct journal_event){ enrolled_by, &id,
+	    "account.enrol", idt, "ok", origin })) != VAULT_OK) {
+		db_rollback(s->db);
+		goto fail;
+	}
+	if ((r = store_note_failure(s, db_commit(s->db))) != VAULT_OK)
+		goto fail;
+	*idp = id;
+	*codep = code;
+	return VAULT_OK;
+fail:
+	sodium_free(code);
+	return r;
+}
+
+vault_err
+accounts_activate(struct store *s, const char *login, const char *code,
+    const char *secret, size_t secret_len, const char *origin, vault_id *idp,
+    char **recovery_codep)
+{
+	char idt[VAULT_ID_TEXT_LEN + 1];
+	uint8_t h[32], stored[32];
+	struct keys_record rec;
+	sqlite3_stmt *st = NULL;
+	char *rcode = NULL;
+	int64_t expires = 0;
+	int found = 0, rc;
+	vault_id id;
+	vault_err r;
+
+	*recovery_codep = NULL;
+	memset(idp, 0, sizeof *idp);
+	memset(&rec, 0, sizeof rec);
+	if (!accounts_login_valid(login) || activation_hash(s, code, h) != VAULT_OK)
+		return VAULT_ERR_AUTH;
+	if ((r = store_writable(s)) != VAULT_OK)
+		return r;
+	if (sqlite3_prepare_v2(db_handle(s->db),
+	    "SELECT account_id, activation_hash, activation_expires_at FROM accounts"
+	    " WHERE login = lower(?1) AND activation_hash IS NOT NULL AND"
+	    " NOT EXISTS (SELECT 1 FROM account_keys k WHERE"
+	    " k.account_id = accounts.account_id)", -1, &st, NULL) != SQLITE_OK)
+		return VAULT_ERR_INTERNAL;
+	sqlite3_bind_text(st, 1, login, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_bytes(st, 1) == 32 &&
+	    vault_id_from_text((const char *)sqlite3_column_text(st, 0), &id) == VAULT_OK) {
+		memcpy(stored, sqlite3_column_blob(st, 1), 32);
+		expires = sqlite3_column_int64(st, 2);
+		found = 1;
+	}
+	sqlite3_finalize(st);
+	st = NULL;
+	/* One comparison whatever the reason, in constant time. */
+	if (!found || sodium_memcmp(h, stored, 32) != 0 || vault_os.now_ms() >= expires) {
+		if (found)
+			(void)journal_record(s, &(struct journal_event){ NULL, &id,
+			    "account.activate", NULL, "denied", origin });
+		return VAULT_ERR_AUTH;
+	}
+	vault_id_to_text(&id, idt);
+	if ((r = keys_account_create(&id, secret, secret_len, s->pepper,
+	    &s->opt.pw, &rec, &rcode, NULL)) != VAULT_OK)
+		return r;
+	if ((r = db_begin(s->db)) != VAULT_OK)
+		goto out;
+	/* the code dies in the same transaction that makes the keys */
+	if (sqlite3_prepare_v2(db_handle(s->db),
+	    "UPDATE accounts SET activation_hash = NULL, activation_expires_at ="
+	    " NULL WHERE account_id = ?1 AND activation_hash = ?2", -1, &st,
+	    NULL) != SQLITE_OK) {
+		r = VAULT_ERR_INTERNAL;
+		goto rollback;
+	}
+	sqlite3_bind_text(st, 1, idt, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 2, h, 32, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		r = db_err(rc);
+		goto rollback;
+	}
+	if (sqlite3_changes(db_handle(s->db)) != 1) {
+		r = VAULT_ERR_AUTH; /* used by a concurrent activation */
+		goto rollback;
+	}
+	if ((r = keyrec_save(s, &rec, 1)) != VAULT_OK ||
+	    (r = journal_append(s, &(struct journal_event){ &id, &id,
+	    "account.activate", idt, "ok", origin })) != VAULT_OK)
+		goto rollback;
+	if ((r = store_note_failure(s, db_commit(s->db))) != VAULT_OK)
+		goto out;
+	*idp = id;
+	*recovery_codep = rcode;
+	rcode = NULL;
 	goto out;
 rollback:
 	db_rollback(s->db);
 out:
-	sqlite3_finalize(st);
-	sodium_free(code);
+	sodium_free(rcode);
 	sodium_memzero(&rec, sizeof rec);
+	return r;
+}
+
+/* ---- reading accounts -------------------------------------------------- */
+
+vault_err
+accounts_get(struct store *s, const vault_id *id, struct account_info *info)
+{
+	char idt[VAULT_ID_TEXT_LEN + 1];
+	const unsigned char *t;
+	sqlite3_stmt *st;
+	vault_err r;
+	int rc;
+
+	memset(info, 0, sizeof *info);
+	vault_id_to_text(id, idt);
+	if (sqlite3_prepare_v2(db_handle(s->db),
+	    "SELECT login, role, display_name, structure_id, created_at,"
+	    " locked_until, EXISTS (SELECT 1 FROM account_keys k WHERE"
+	    " k.account_id = a.account_id) FROM accounts a WHERE account_id = ?1",
+	    -1, &st, NULL) != SQLITE_OK)
+		return VAULT_ERR_INTERNAL;
+	sqlite3_bind_text(st, 1, idt, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		info->id = *id;
+		snprintf(info->login, sizeof info->login, "%s", sqlite3_column_text(st, 0));
+		snprintf(info->role, sizeof info->role, "%s", sqlite3_column_text(st, 1));
+		snprintf(info->display_name, sizeof info->display_name, "%s",
+		    sqlite3_column_text(st, 2));
+		if ((t = sqlite3_column_text(st, 3)) != NULL &&
+		    vault_id_from_text((const char *)t, &info->structure_id) == VAULT_OK)
+			info->has_structure = 1;
+		info->created_at = sqlite3_column_int64(st, 4);
+		info->locked_until = sqlite3_column_int64(st, 5);
+		info->has_keys = sqlite3_column_int(st, 6);
+		r = VAULT_OK;
+	} else
+		r = rc == SQLITE_DONE ? VAULT_ERR_NOTFOUND : db_err(rc);
+	sqlite3_finalize(st);
 	return r;
 }
 
@@ -274,32 +521,110 @@ unlock_dummy(struct store *s, const char *secret, size_t secret_len)
 	sodium_free(sk);
 }
 
+/* Writes the log-in counters and the attempt's events in one transaction. */
+static vault_err
+record_attempt(struct store *s, const vault_id *id, int64_t failed,
+    int64_t locked_until, const char *origin, const char *action,
+    const char *outcome, int locked_now)
+{
+	char idt[VAULT_ID_TEXT_LEN + 1];
+	sqlite3_stmt *st;
+	vault_err r;
+	int rc;
+
+	if ((r = store_writable(s)) != VAULT_OK)
+		return r;
+	if ((r = db_begin(s->db)) != VAULT_OK)
+		return store_note_failure(s, r);
+	if (id != NULL) {
+		vault_id_to_text(id, idt);
+		if (sqlite3_prepare_v2(db_handle(s->db),
+		    "UPDATE accounts SET failed_logins = ?2, locked_until = ?3"
+		    " WHERE account_id = ?1", -1, &st, NULL) != SQLITE_OK) {
+			db_rollback(s->db);
+			return VAULT_ERR_INTERNAL;
+		}
+		sqlite3_bind_text(st, 1, idt, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 2, failed);
+		sqlite3_bind_int64(st, 3, locked_until);
+		rc = sqlite3_step(st);
+		sqlite3_finalize(st);
+		if (rc != SQLITE_DONE) {
+			db_rollback(s->db);
+			return db_err(rc);
+		}
+	}
+	if ((r = journal_append(s, &(struct journal_event){ NULL, id, action,
+	    NULL, outcome, origin })) != VAULT_OK ||
+	    (locked_now && (r = journal_append(s, &(struct journal_event){ NULL,
+	    id, "session.locked", NULL, "ok", origin })) != VAULT_OK)) {
+		db_rollback(s->db);
+		return r;
+	}
+	return store_note_failure(s, db_commit(s->db));
+}
+
 vault_err
 accounts_unlock(struct store *s, const char *login, const char *secret,
-    size_t secret_len, struct account_unlocked *u)
+    size_t secret_len, const char *origin, struct account_unlocked *u,
+    struct unlock_report *rep)
 {
+	struct unlock_report dummy_rep;
 	struct keys_record rec, up;
+	int64_t failed = 0, locked_until = 0, now;
 	vault_err r;
 
 	memset(u, 0, sizeof *u);
-	if (!accounts_login_valid(login)) {
-		unlock_dummy(s, secret, secret_len);
-		return VAULT_ERR_AUTH;
-	}
-	r = keyrec_by_login(s, login, &rec, u->role);
+	if (rep == NULL)
+		rep = &dummy_rep;
+	memset(rep, 0, sizeof *rep);
+	r = accounts_login_valid(login) ?
+	    keyrec_by_login(s, login, &rec, u->role, &failed, &locked_until) :
+	    VAULT_ERR_NOTFOUND;
 	if (r == VAULT_ERR_NOTFOUND) {
+		/* Same work as for a known login: one Argon2id, one durable
+		 * journal entry. */
 		unlock_dummy(s, secret, secret_len);
+		(void)record_attempt(s, NULL, 0, 0, origin, "session.login_failed",
+		    "failed", 0);
+		memset(u, 0, sizeof *u);
 		return VAULT_ERR_AUTH;
 	}
 	if (r != VAULT_OK)
 		return r;
+	rep->known = 1;
+	rep->id = rec.account_id;
+	now = vault_os.now_ms();
+	if (locked_until > now) {
+		unlock_dummy(s, secret, secret_len);
+		rep->locked = 1;
+		(void)record_attempt(s, &rec.account_id, failed, locked_until,
+		    origin, "session.login_failed", "locked", 0);
+		memset(u, 0, sizeof *u);
+		return VAULT_ERR_AUTH;
+	}
 	if ((r = keys_unlock_secret(&rec, secret, secret_len, s->pepper,
 	    &u->sk)) != VAULT_OK) {
 		memset(u, 0, sizeof *u);
-		return r;
+		if (r != VAULT_ERR_AUTH)
+			return r;
+		if (++failed >= (int64_t)s->opt.lock_threshold) {
+			locked_until = now + s->opt.lock_ms;
+			failed = 0;
+			rep->locked_now = 1;
+		}
+		(void)record_attempt(s, &rec.account_id, failed, locked_until,
+		    origin, "session.login_failed", "failed", rep->locked_now);
+		return VAULT_ERR_AUTH;
 	}
 	u->id = rec.account_id;
 	memcpy(u->pk, rec.pk, sizeof u->pk);
+	if ((r = record_attempt(s, &rec.account_id, 0, 0, origin, "session.login",
+	    "ok", 0)) != VAULT_OK) {
+		/* no session without its journal entry */
+		account_unlocked_wipe(u);
+		return r;
+	}
 	/* The cost was raised since this wrapping was made: re-wrap now that
 	 * we hold both the secret and the key. A failure here costs nothing
 	 * but a later retry, so the unlock still succeeds. */
@@ -319,20 +644,40 @@ accounts_unlock(struct store *s, const char *login, const char *secret,
 	return VAULT_OK;
 }
 
+static vault_err
+reset_counters(struct store *s, const vault_id *id)
+{
+	char idt[VAULT_ID_TEXT_LEN + 1];
+	sqlite3_stmt *st;
+	int rc;
+
+	vault_id_to_text(id, idt);
+	if (sqlite3_prepare_v2(db_handle(s->db), "UPDATE accounts SET"
+	    " failed_logins = 0, locked_until = 0 WHERE account_id = ?1", -1,
+	    &st, NULL) != SQLITE_OK)
+		return VAULT_ERR_INTERNAL;
+	sqlite3_bind_text(st, 1, idt, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? VAULT_OK : db_err(rc);
+}
+
 vault_err
 accounts_recover(struct store *s, const char *login, const char *recovery_code,
-    const char *new_secret, size_t new_secret_len, char **new_recovery_codep)
+    const char *new_secret, size_t new_secret_len, const char *origin,
+    char **new_recovery_codep)
 {
 	struct keys_record rec;
 	uint8_t *sk = NULL;
 	char *code = NULL;
 	char role[24];
+	int64_t failed, locked_until;
 	vault_err r;
 
 	*new_recovery_codep = NULL;
 	if (!accounts_login_valid(login))
 		return VAULT_ERR_AUTH;
-	if ((r = keyrec_by_login(s, login, &rec, role)) != VAULT_OK)
+	if ((r = keyrec_by_login(s, login, &rec, role, &failed, &locked_until)) != VAULT_OK)
 		return r == VAULT_ERR_NOTFOUND ? VAULT_ERR_AUTH : r;
 	if ((r = keys_unlock_recovery(&rec, recovery_code, s->pepper, &sk)) != VAULT_OK ||
 	    (r = keys_set_secret(&rec, sk, new_secret, new_secret_len, s->pepper,
@@ -343,7 +688,11 @@ accounts_recover(struct store *s, const char *login, const char *recovery_code,
 	 * both old ones die at the same commit. */
 	if ((r = store_writable(s)) != VAULT_OK || (r = db_begin(s->db)) != VAULT_OK)
 		goto out;
-	if ((r = keyrec_save(s, &rec, 0)) != VAULT_OK) {
+	/* a successful recovery also lifts a lock: the person proved herself */
+	if ((r = keyrec_save(s, &rec, 0)) != VAULT_OK ||
+	    (r = journal_append(s, &(struct journal_event){ &rec.account_id,
+	    &rec.account_id, "account.recover", NULL, "ok", origin })) != VAULT_OK ||
+	    (r = reset_counters(s, &rec.account_id)) != VAULT_OK) {
 		db_rollback(s->db);
 		goto out;
 	}

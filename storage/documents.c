@@ -20,6 +20,7 @@
 #include "blobstore.h"
 #include "db.h"
 #include "documents.h"
+#include "journal.h"
 #include "keys.h"
 #include "vault_os.h"
 
@@ -42,6 +43,26 @@ documents_category_valid(const char *c)
 			return 1;
 	return 0;
 }
+
+int
+documents_category_index(const char *c)
+{
+	int i;
+
+	for (i = 0; c != NULL && i < DOC_CATEGORY_COUNT; i++)
+		if (strcmp(c, categories[i]) == 0)
+			return i;
+	return -1;
+}
+
+const char *
+documents_category_name(int i)
+{
+	return i >= 0 && i < DOC_CATEGORY_COUNT ? categories[i] : NULL;
+}
+
+_Static_assert(sizeof categories / sizeof categories[0] == DOC_CATEGORY_COUNT,
+    "categories");
 
 int
 documents_date_valid(const char *s)
@@ -210,6 +231,7 @@ struct document_put {
 	struct blobstore_put *bp;
 	struct blob_writer *w;
 	uint64_t size, limit;
+	char origin[JOURNAL_ORIGIN_MAX + 1];
 	vault_err err;               /* sticky */
 };
 
@@ -234,7 +256,7 @@ documents_put_abort(struct document_put *p)
 vault_err
 documents_put_begin(struct store *s, const vault_id *owner,
     const vault_id *depositor, const struct document_meta *meta,
-    enum blob_compress compress, struct document_put **pp)
+    enum blob_compress compress, const char *origin, struct document_put **pp)
 {
 	struct document_put *p;
 	struct blob_sink sink;
@@ -254,6 +276,7 @@ documents_put_begin(struct store *s, const vault_id *owner,
 	p->s = s;
 	p->owner = *owner;
 	p->depositor = *depositor;
+	snprintf(p->origin, sizeof p->origin, "%s", origin != NULL ? origin : "");
 	snprintf(p->category, sizeof p->category, "%s", meta->category);
 	snprintf(p->media_type, sizeof p->media_type, "%s", meta->media_type);
 	snprintf(p->issued, sizeof p->issued, "%s", meta->issued ? meta->issued : "");
@@ -301,6 +324,59 @@ documents_put_write(struct document_put *p, const void *buf, size_t len)
 	p->size += len;
 	p->err = blob_writer_write(p->w, buf, len);
 	return p->err;
+}
+
+/* A document deposited in the categories of an active read mandate is
+ * wrapped for that mandate's aidant at once (DESIGN.md: charter 3). */
+static vault_err
+wrap_for_mandates(struct document_put *p, const char *owner, int64_t now)
+{
+	uint8_t sealed[KEYS_SEALED_DOCKEY_LEN];
+	sqlite3 *h = db_handle(p->s->db);
+	sqlite3_stmt *q = NULL, *ins = NULL;
+	vault_err r = VAULT_OK;
+	int rc;
+
+	if (sqlite3_prepare_v2(h,
+	    "SELECT m.mandate_id, k.public_key FROM mandates m JOIN account_keys k"
+	    " ON k.account_id = m.aidant_id WHERE m.person_id = ?1"
+	    " AND m.scope_read = 1 AND m.revoked_at IS NULL AND m.expires_at > ?2"
+	    " AND (m.categories >> ?3) & 1", -1, &q, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(h,
+	    "INSERT INTO key_wrappings (document_id, holder_kind, holder_id,"
+	    " wrapped, created_at) VALUES (?1, 'aidant', ?2, ?3, ?4)", -1, &ins,
+	    NULL) != SQLITE_OK) {
+		r = VAULT_ERR_INTERNAL;
+		goto out;
+	}
+	sqlite3_bind_text(q, 1, owner, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 2, now);
+	sqlite3_bind_int(q, 3, documents_category_index(p->category));
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		if (sqlite3_column_bytes(q, 1) != KEYS_PK_LEN) {
+			r = VAULT_ERR_CORRUPT;
+			goto out;
+		}
+		if ((r = keys_dockey_seal(p->dk, &p->id, sqlite3_column_blob(q, 1),
+		    sealed)) != VAULT_OK)
+			goto out;
+		sqlite3_reset(ins);
+		sqlite3_bind_text(ins, 1, p->idt, -1, SQLITE_STATIC);
+		sqlite3_bind_text(ins, 2, (const char *)sqlite3_column_text(q, 0), -1,
+		    SQLITE_TRANSIENT);
+		sqlite3_bind_blob(ins, 3, sealed, sizeof sealed, SQLITE_STATIC);
+		sqlite3_bind_int64(ins, 4, now);
+		if ((rc = sqlite3_step(ins)) != SQLITE_DONE) {
+			r = db_err(rc);
+			goto out;
+		}
+	}
+	if (rc != SQLITE_DONE)
+		r = db_err(rc);
+out:
+	sqlite3_finalize(q);
+	sqlite3_finalize(ins);
+	return r;
 }
 
 static vault_err
@@ -359,7 +435,13 @@ insert_rows(struct document_put *p, const struct blob_result *res,
 	sqlite3_bind_int64(st, 4, now);
 	rc = sqlite3_step(st);
 	sqlite3_finalize(st);
-	return rc == SQLITE_DONE ? VAULT_OK : db_err(rc);
+	if (rc != SQLITE_DONE)
+		return db_err(rc);
+	if ((r = wrap_for_mandates(p, owner, now)) != VAULT_OK)
+		return r;
+	return journal_append(p->s, &(struct journal_event){ &p->depositor,
+	    &p->owner, "document.deposit", p->idt, "ok",
+	    p->origin[0] != '\0' ? p->origin : NULL });
 }
 
 vault_err
@@ -445,73 +527,145 @@ source_read(void *ctx, void *p, size_t cap, size_t *n)
 	return blobstore_get_read(ctx, p, cap, n);
 }
 
-/* Loads the row of (owner, document) into info, and the holder's wrapping. */
-static vault_err
-load_row(struct store *s, const vault_id *owner, const vault_id *doc,
-    const vault_id *holder, struct document_info *info, uint8_t **tencp,
-    size_t *tenc_len, uint8_t sealed[KEYS_SEALED_DOCKEY_LEN])
-{
-	char ot[VAULT_ID_TEXT_LEN + 1], dt[VAULT_ID_TEXT_LEN + 1];
-	char ht[VAULT_ID_TEXT_LEN + 1];
-	sqlite3_stmt *st;
-	vault_err r = VAULT_OK;
-	const void *b;
-	int rc, n;
+/* The holder's wrapping of each document: the owner's own, or any of an
+ * aidant's active read mandates from that owner (expiry is checked here,
+ * so an expired mandate stops working before any sweeper runs). */
+#define WRAPPING_OF_HOLDER \
+	"(SELECT w.wrapped FROM key_wrappings w WHERE w.document_id = d.document_id" \
+	" AND ((?3 = 1 AND w.holder_kind = 'owner' AND w.holder_id = ?2) OR" \
+	" (?3 = 0 AND w.holder_kind = 'aidant' AND w.holder_id IN" \
+	" (SELECT m.mandate_id FROM mandates m WHERE m.person_id = ?2" \
+	" AND m.aidant_id = ?4 AND m.scope_read = 1 AND m.revoked_at IS NULL" \
+	" AND m.expires_at > ?5))) LIMIT 1)"
 
-	*tencp = NULL;
+/* Rows of owner's documents with the holder's wrapping; document_id and
+ * category NULL for any. Columns as read by row_info. */
+static vault_err
+query_rows(struct store *s, const vault_id *owner, const char *document_id,
+    const struct doc_holder *holder, const char *category, sqlite3_stmt **stp)
+{
+	char ot[VAULT_ID_TEXT_LEN + 1], ht[VAULT_ID_TEXT_LEN + 1];
+	sqlite3_stmt *st;
+
+	*stp = NULL;
 	vault_id_to_text(owner, ot);
-	vault_id_to_text(doc, dt);
-	vault_id_to_text(holder, ht);
+	vault_id_to_text(&holder->account, ht);
 	if (sqlite3_prepare_v2(db_handle(s->db),
-	    "SELECT d.category, d.media_type, d.size, d.sha256, d.cipher_size,"
-	    " d.cipher_sha256, d.compressed, COALESCE(d.issued, ''),"
-	    " COALESCE(d.expires, ''), d.deposited_by, d.deposited_at,"
-	    " d.title_enc, w.wrapped, d.blob_version"
-	    " FROM documents d JOIN key_wrappings w USING (document_id)"
-	    " WHERE d.document_id = ?1 AND d.owner_id = ?2"
-	    " AND w.holder_kind = CASE WHEN ?3 = ?2 THEN 'owner' ELSE 'aidant' END"
-	    " AND w.holder_id = ?3", -1, &st, NULL) != SQLITE_OK)
+	    "SELECT d.document_id, d.category, d.media_type, d.size, d.sha256,"
+	    " d.cipher_size, d.cipher_sha256, d.compressed, COALESCE(d.issued, ''),"
+	    " COALESCE(d.expires, ''), d.deposited_by, d.deposited_at, d.title_enc,"
+	    " d.blob_version, " WRAPPING_OF_HOLDER " AS wrapped"
+	    " FROM documents d WHERE d.owner_id = ?2"
+	    " AND (?1 IS NULL OR d.document_id = ?1) AND (?6 IS NULL OR d.category = ?6)"
+	    " AND wrapped IS NOT NULL ORDER BY d.deposited_at, d.document_id",
+	    -1, &st, NULL) != SQLITE_OK)
 		return VAULT_ERR_INTERNAL;
-	sqlite3_bind_text(st, 1, dt, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, ot, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, ht, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	if (rc != SQLITE_ROW) {
-		r = rc == SQLITE_DONE ? VAULT_ERR_NOTFOUND : db_err(rc);
-		goto out;
-	}
+	if (document_id != NULL)
+		sqlite3_bind_text(st, 1, document_id, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 2, ot, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int(st, 3, holder->is_owner ? 1 : 0);
+	sqlite3_bind_text(st, 4, ht, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 5, vault_os.now_ms());
+	if (category != NULL)
+		sqlite3_bind_text(st, 6, category, -1, SQLITE_TRANSIENT);
+	*stp = st;
+	return VAULT_OK;
+}
+
+/* One row into info (title decrypted with the holder's key); *dkp gets the
+ * document key (guarded) if dkp is not NULL. */
+static vault_err
+row_info(sqlite3_stmt *st, const vault_id *owner, const struct doc_holder *holder,
+    struct document_info *info, uint8_t **dkp)
+{
+	uint8_t *dk = NULL;
+	vault_err r;
+
+	if (dkp != NULL)
+		*dkp = NULL;
 	memset(info, 0, sizeof *info);
-	info->id = *doc;
 	info->owner = *owner;
-	snprintf(info->category, sizeof info->category, "%s", sqlite3_column_text(st, 0));
-	snprintf(info->media_type, sizeof info->media_type, "%s", sqlite3_column_text(st, 1));
-	info->size = (uint64_t)sqlite3_column_int64(st, 2);
-	info->cipher_size = (uint64_t)sqlite3_column_int64(st, 4);
-	info->compressed = sqlite3_column_int(st, 6);
-	snprintf(info->issued, sizeof info->issued, "%s", sqlite3_column_text(st, 7));
-	snprintf(info->expires, sizeof info->expires, "%s", sqlite3_column_text(st, 8));
-	info->deposited_at = sqlite3_column_int64(st, 10);
-	if (sqlite3_column_bytes(st, 3) != 32 || sqlite3_column_bytes(st, 5) != 32 ||
-	    sqlite3_column_bytes(st, 12) != KEYS_SEALED_DOCKEY_LEN ||
-	    sqlite3_column_int(st, 13) != BLOB_VERSION ||
-	    vault_id_from_text((const char *)sqlite3_column_text(st, 9),
-	    &info->deposited_by) != VAULT_OK) {
-		r = VAULT_ERR_CORRUPT;
-		goto out;
+	if (vault_id_from_text((const char *)sqlite3_column_text(st, 0), &info->id) != VAULT_OK ||
+	    vault_id_from_text((const char *)sqlite3_column_text(st, 10),
+	    &info->deposited_by) != VAULT_OK ||
+	    sqlite3_column_bytes(st, 4) != 32 || sqlite3_column_bytes(st, 6) != 32 ||
+	    sqlite3_column_int(st, 13) != BLOB_VERSION)
+		return VAULT_ERR_CORRUPT;
+	snprintf(info->category, sizeof info->category, "%s", sqlite3_column_text(st, 1));
+	snprintf(info->media_type, sizeof info->media_type, "%s", sqlite3_column_text(st, 2));
+	info->size = (uint64_t)sqlite3_column_int64(st, 3);
+	memcpy(info->sha256, sqlite3_column_blob(st, 4), 32);
+	info->cipher_size = (uint64_t)sqlite3_column_int64(st, 5);
+	memcpy(info->cipher_sha256, sqlite3_column_blob(st, 6), 32);
+	info->compressed = sqlite3_column_int(st, 7);
+	snprintf(info->issued, sizeof info->issued, "%s", sqlite3_column_text(st, 8));
+	snprintf(info->expires, sizeof info->expires, "%s", sqlite3_column_text(st, 9));
+	info->deposited_at = sqlite3_column_int64(st, 11);
+	if ((r = keys_dockey_open(sqlite3_column_blob(st, 14),
+	    (size_t)sqlite3_column_bytes(st, 14), &info->id, holder->pk, holder->sk,
+	    &dk)) != VAULT_OK ||
+	    (r = title_open(dk, &info->id, owner, sqlite3_column_blob(st, 12),
+	    (size_t)sqlite3_column_bytes(st, 12), info->title)) != VAULT_OK) {
+		sodium_free(dk);
+		return r;
 	}
-	memcpy(info->sha256, sqlite3_column_blob(st, 3), 32);
-	memcpy(info->cipher_sha256, sqlite3_column_blob(st, 5), 32);
-	memcpy(sealed, sqlite3_column_blob(st, 12), KEYS_SEALED_DOCKEY_LEN);
-	n = sqlite3_column_bytes(st, 11);
-	b = sqlite3_column_blob(st, 11);
-	if ((*tencp = malloc(n > 0 ? (size_t)n : 1)) == NULL) {
-		r = VAULT_ERR_NOMEM;
-		goto out;
-	}
-	memcpy(*tencp, b, (size_t)n);
-	*tenc_len = (size_t)n;
-out:
+	if (dkp != NULL)
+		*dkp = dk;
+	else
+		sodium_free(dk);
+	return VAULT_OK;
+}
+
+/* One document's row, title and key. */
+static vault_err
+load_one(struct store *s, const vault_id *owner, const vault_id *doc,
+    const struct doc_holder *holder, struct document_info *info, uint8_t **dkp)
+{
+	char dt[VAULT_ID_TEXT_LEN + 1];
+	sqlite3_stmt *st;
+	vault_err r;
+	int rc;
+
+	vault_id_to_text(doc, dt);
+	if ((r = query_rows(s, owner, dt, holder, NULL, &st)) != VAULT_OK)
+		return r;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		r = row_info(st, owner, holder, info, dkp);
+	else
+		r = rc == SQLITE_DONE ? VAULT_ERR_NOTFOUND : db_err(rc);
 	sqlite3_finalize(st);
+	return r;
+}
+
+vault_err
+documents_info(struct store *s, const vault_id *owner, const vault_id *doc,
+    const struct doc_holder *holder, struct document_info *info)
+{
+	return load_one(s, owner, doc, holder, info, NULL);
+}
+
+vault_err
+documents_list(struct store *s, const vault_id *owner,
+    const struct doc_holder *holder, const char *category, documents_fn fn,
+    void *ctx)
+{
+	struct document_info info;
+	sqlite3_stmt *st;
+	vault_err r;
+	int rc;
+
+	if ((r = query_rows(s, owner, NULL, holder, category, &st)) != VAULT_OK)
+		return r;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if ((r = row_info(st, owner, holder, &info, NULL)) != VAULT_OK ||
+		    (r = fn(ctx, &info)) != VAULT_OK)
+			break;
+	}
+	if (r == VAULT_OK && rc != SQLITE_DONE)
+		r = db_err(rc);
+	sqlite3_finalize(st);
+	sodium_memzero(&info, sizeof info);
 	return r;
 }
 
@@ -567,28 +721,21 @@ out:
 
 vault_err
 documents_open(struct store *s, const vault_id *owner, const vault_id *doc,
-    const vault_id *holder, const uint8_t holder_pk[KEYS_PK_LEN],
-    const uint8_t *holder_sk, struct document_read **rp,
+    const struct doc_holder *holder, struct document_read **rp,
     struct document_info *infop)
 {
-	uint8_t sealed[KEYS_SEALED_DOCKEY_LEN];
 	char dt[VAULT_ID_TEXT_LEN + 1];
 	struct document_info info;
 	struct document_read *rd = NULL;
 	struct blob_source src;
-	uint8_t *tenc = NULL, *dk = NULL;
-	size_t tenc_len = 0;
+	uint8_t *dk = NULL;
 	vault_err r;
 
 	*rp = NULL;
 	if (infop != NULL)
 		memset(infop, 0, sizeof *infop);
 	vault_id_to_text(doc, dt);
-	if ((r = load_row(s, owner, doc, holder, &info, &tenc, &tenc_len,
-	    sealed)) != VAULT_OK ||
-	    (r = keys_dockey_open(sealed, sizeof sealed, doc, holder_pk, holder_sk,
-	    &dk)) != VAULT_OK ||
-	    (r = title_open(dk, doc, owner, tenc, tenc_len, info.title)) != VAULT_OK)
+	if ((r = load_one(s, owner, doc, holder, &info, &dk)) != VAULT_OK)
 		goto out;
 	/* No plaintext before the whole blob is known to be the one stored. */
 	if ((r = verify_blob(s, dt, &info)) != VAULT_OK)
@@ -614,7 +761,6 @@ documents_open(struct store *s, const vault_id *owner, const vault_id *doc,
 out:
 	documents_close(rd);
 	sodium_free(dk);
-	free(tenc);
 	sodium_memzero(&info, sizeof info);
 	return r;
 }
@@ -638,7 +784,8 @@ documents_close(struct document_read *r)
 /* ---- delete ----------------------------------------------------------- */
 
 vault_err
-documents_delete(struct store *s, const vault_id *owner, const vault_id *doc)
+documents_delete(struct store *s, const vault_id *owner, const vault_id *doc,
+    const vault_id *actor, const char *origin)
 {
 	char ot[VAULT_ID_TEXT_LEN + 1], dt[VAULT_ID_TEXT_LEN + 1];
 	sqlite3 *h = db_handle(s->db);
@@ -686,6 +833,9 @@ documents_delete(struct store *s, const vault_id *owner, const vault_id *doc)
 		r = VAULT_ERR_NOTFOUND;
 		goto rollback;
 	}
+	if ((r = journal_append(s, &(struct journal_event){ actor, owner,
+	    "document.delete", dt, "ok", origin })) != VAULT_OK)
+		goto rollback;
 	/* Committed: every wrapping of the key is gone, the blob opens for
 	 * nobody. Removing the blob is then housekeeping; if it fails, the
 	 * orphan is reported at the next start-up. */

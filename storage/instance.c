@@ -22,8 +22,7 @@ instance_init(const char *dir, const struct store_options *o,
 	if ((r = store_create(dir, o, force)) != VAULT_OK ||
 	    (r = store_open(dir, o, &s, NULL)) != VAULT_OK)
 		return r;
-	r = accounts_create(s, admin_login, admin_login, "instance_admin",
-	    admin_secret, secret_len, &id, recovery_codep);
+	r = accounts_create(s, admin_login, admin_login, "instance_admin", NULL, NULL, admin_secret, secret_len, &id, recovery_codep);
 	store_close(s);
 	return r;
 }

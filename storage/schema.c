@@ -84,6 +84,47 @@ const char *const db_migrations[] = {
 	"CREATE INDEX journal_person ON journal (person_id, seq);"
 	"CREATE INDEX documents_owner ON documents (owner_id, category);"
 	"CREATE INDEX key_wrappings_holder ON key_wrappings (holder_kind, holder_id);",
+
+	/* 3: enrolment by activation code, log-in protection, mandates and
+	 * share links */
+	"ALTER TABLE accounts ADD COLUMN activation_hash BLOB;"
+	"ALTER TABLE accounts ADD COLUMN activation_expires_at INTEGER;"
+	"ALTER TABLE accounts ADD COLUMN enrolled_by TEXT;"
+	"ALTER TABLE accounts ADD COLUMN failed_logins INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE accounts ADD COLUMN locked_until INTEGER NOT NULL DEFAULT 0;"
+	/* A mandate: a person's consent, with scopes, categories (a bit per
+	 * category, in the order of documents.c) and an end. A read mandate
+	 * owns the key wrappings made for it: holder_kind 'aidant',
+	 * holder_id = mandate_id. */
+	"CREATE TABLE mandates ("
+	"  mandate_id TEXT PRIMARY KEY,"
+	"  person_id TEXT NOT NULL REFERENCES accounts,"
+	"  aidant_id TEXT NOT NULL REFERENCES accounts,"
+	"  scope_deposit INTEGER NOT NULL CHECK (scope_deposit IN (0, 1)),"
+	"  scope_read INTEGER NOT NULL CHECK (scope_read IN (0, 1)),"
+	"  categories INTEGER NOT NULL CHECK (categories > 0 AND categories < 4096),"
+	"  created_at INTEGER NOT NULL,"
+	"  expires_at INTEGER NOT NULL,"
+	"  revoked_at INTEGER,"
+	"  ended_journaled INTEGER NOT NULL DEFAULT 0"
+	") STRICT;"
+	"CREATE INDEX mandates_aidant ON mandates (aidant_id, person_id);"
+	"CREATE INDEX mandates_person ON mandates (person_id);"
+	/* A share link: only a hash of its token is kept; the document key
+	 * for it is wrapped under a key derived from the token (holder_kind
+	 * 'share', holder_id = share_id), so the server cannot open it. */
+	"CREATE TABLE shares ("
+	"  share_id TEXT PRIMARY KEY,"
+	"  person_id TEXT NOT NULL REFERENCES accounts,"
+	"  document_id TEXT NOT NULL REFERENCES documents ON DELETE CASCADE,"
+	"  token_hash BLOB NOT NULL UNIQUE CHECK (length(token_hash) = 32),"
+	"  created_at INTEGER NOT NULL,"
+	"  expires_at INTEGER NOT NULL,"
+	"  max_downloads INTEGER NOT NULL CHECK (max_downloads >= 1),"
+	"  downloads INTEGER NOT NULL DEFAULT 0,"
+	"  revoked_at INTEGER"
+	") STRICT;"
+	"CREATE INDEX shares_person ON shares (person_id);",
 };
 
 const size_t db_migrations_count = sizeof db_migrations / sizeof db_migrations[0];

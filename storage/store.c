@@ -21,6 +21,8 @@ store_options_default(struct store_options *o)
 	o->pw = keys_pwparams_default;
 	o->max_document_size = STORE_DEFAULT_MAX_DOCUMENT_SIZE;
 	o->quota_bytes = STORE_DEFAULT_QUOTA;
+	o->lock_threshold = STORE_DEFAULT_LOCK_THRESHOLD;
+	o->lock_ms = STORE_DEFAULT_LOCK_MS;
 }
 
 static int
@@ -188,6 +190,7 @@ store_open(const char *dir, const struct store_options *o, struct store **sp,
 	}
 	s->opt = *o;
 	s->opt.pepper_path = NULL; /* not kept: the caller owns that string */
+	s->stopped = &s->stopped_own;
 	if (o->pepper_path != NULL)
 		r = keys_pepper_load(o->pepper_path, &s->pepper);
 	else if (join(path, dir, "pepper.key") != 0)
@@ -225,14 +228,43 @@ vault_err
 store_note_failure(struct store *s, vault_err r)
 {
 	if (r == VAULT_ERR_IO)
-		s->stopped = 1;
+		atomic_store(s->stopped, 1);
 	return r;
 }
 
 vault_err
 store_writable(const struct store *s)
 {
-	return s->stopped ? VAULT_ERR_STOPPED : VAULT_OK;
+	return atomic_load(s->stopped) ? VAULT_ERR_STOPPED : VAULT_OK;
+}
+
+vault_err
+store_open_sibling(struct store *first, struct store **sp)
+{
+	char path[PATH_MAX];
+	struct store *s;
+	vault_err r;
+
+	*sp = NULL;
+	if ((s = calloc(1, sizeof *s)) == NULL || (s->dir = strdup(first->dir)) == NULL) {
+		free(s);
+		return VAULT_ERR_NOMEM;
+	}
+	s->opt = first->opt;
+	s->pepper = first->pepper;
+	s->stopped = first->stopped;
+	s->is_sibling = 1;
+	if (join(path, first->dir, "vault.db") != 0)
+		r = VAULT_ERR_LIMIT;
+	else if ((r = db_open(path, 0, &s->db)) == VAULT_OK &&
+	    join(path, first->dir, "blobs") == 0)
+		r = blobstore_fs_open(path, &s->blobs);
+	if (r != VAULT_OK) {
+		store_close(s);
+		return r;
+	}
+	*sp = s;
+	return VAULT_OK;
 }
 
 void
@@ -242,7 +274,8 @@ store_close(struct store *s)
 		return;
 	blobstore_close(s->blobs);
 	db_close(s->db);
-	keys_pepper_free(s->pepper);
+	if (!s->is_sibling)
+		keys_pepper_free(s->pepper);
 	free(s->dir);
 	free(s);
 }

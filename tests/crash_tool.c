@@ -65,7 +65,7 @@ do_write(const char *dir, const char *login, const char *secret, unsigned n)
 	vault_err r;
 
 	if (open_store(dir, &s, NULL) != 0 ||
-	    accounts_unlock(s, login, secret, strlen(secret), &u) != VAULT_OK) {
+	    accounts_unlock(s, login, secret, strlen(secret), NULL, &u, NULL) != VAULT_OK) {
 		printf("ERR open\n");
 		return 1;
 	}
@@ -75,7 +75,7 @@ do_write(const char *dir, const char *login, const char *secret, unsigned n)
 		struct document_meta m = { title, "other", "application/octet-stream", NULL, NULL };
 		snprintf(title, sizeof title, "seed=%u size=%zu", seed, size);
 		doc_bytes(seed, data, size);
-		if ((r = documents_put_begin(s, &u.id, &u.id, &m, BLOB_COMPRESS_AUTO, &p)) != VAULT_OK ||
+		if ((r = documents_put_begin(s, &u.id, &u.id, &m, BLOB_COMPRESS_AUTO, NULL, &p)) != VAULT_OK ||
 		    (r = documents_put_write(p, data, size)) != VAULT_OK) {
 			documents_put_abort(p);
 			printf("ERR put %s\n", vault_strerror(r));
@@ -91,7 +91,7 @@ do_write(const char *dir, const char *login, const char *secret, unsigned n)
 		if (seed % 3 == 0 && prev[0] != '\0') {
 			printf("DELETING %s\n", prev);
 			fflush(stdout);
-			if ((r = documents_delete(s, &u.id, &prev_id)) != VAULT_OK) {
+			if ((r = documents_delete(s, &u.id, &prev_id, &u.id, NULL)) != VAULT_OK) {
 				printf("ERR delete %s\n", vault_strerror(r));
 				return 1;
 			}
@@ -122,7 +122,9 @@ check_doc(struct store *s, struct account_unlocked *u, const char *idt, int verb
 
 	if (vault_id_from_text(idt, &id) != VAULT_OK)
 		return -1;
-	if ((r = documents_open(s, &u->id, &id, &u->id, u->pk, u->sk, &rd, &info)) != VAULT_OK) {
+	struct doc_holder h = { u->id, u->pk, u->sk, 1 };
+
+	if ((r = documents_open(s, &u->id, &id, &h, &rd, &info)) != VAULT_OK) {
 		if (verbose)
 			fprintf(stderr, "crash_tool: %s: open: %s\n", idt, vault_strerror(r));
 		return -1;
@@ -181,7 +183,7 @@ do_check(const char *dir, const char *login, const char *secret, const char *ack
 	}
 	fclose(f);
 	if (open_store(dir, &s, &rep) != 0 ||
-	    accounts_unlock(s, login, secret, strlen(secret), &u) != VAULT_OK) {
+	    accounts_unlock(s, login, secret, strlen(secret), NULL, &u, NULL) != VAULT_OK) {
 		fprintf(stderr, "crash_tool: cannot open the store after the crash\n");
 		return 1;
 	}
@@ -260,7 +262,7 @@ do_init(const char *dir, const char *login, const char *secret)
 	o.pw = test_pw_fast;
 	if (store_create(dir, &o, 0) != VAULT_OK || store_open(dir, &o, &s, NULL) != VAULT_OK)
 		return 1;
-	if (accounts_create(s, login, login, "person", secret, strlen(secret), &id, &code) != VAULT_OK)
+	if (accounts_create(s, login, login, "person", NULL, NULL, secret, strlen(secret), &id, &code) != VAULT_OK)
 		return 1;
 	sodium_free(code);
 	store_close(s);

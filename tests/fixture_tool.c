@@ -43,8 +43,8 @@ make_vault(const char *dir, const char *plain)
 	store_options_default(&o);
 	o.pw = test_pw_fast;
 	if (store_create(dir, &o, 0) != VAULT_OK || store_open(dir, &o, &s, NULL) != VAULT_OK ||
-	    accounts_create(s, "amina", "Amina", "person", secret, strlen(secret), &id, &code) != VAULT_OK ||
-	    accounts_unlock(s, "amina", secret, strlen(secret), &u) != VAULT_OK)
+	    accounts_create(s, "amina", "Amina", "person", NULL, NULL, secret, strlen(secret), &id, &code) != VAULT_OK ||
+	    accounts_unlock(s, "amina", secret, strlen(secret), NULL, &u, NULL) != VAULT_OK)
 		return 1;
 	printf("secret %s\nrecovery %s\n", secret, code);
 	for (text = 0; text < 2; text++)
@@ -53,7 +53,7 @@ make_vault(const char *dir, const char *plain)
 			size_t n = sizes[i];
 			snprintf(title, sizeof title, "Carte d'identité %zu %s", n, text ? "texte" : "photo");
 			if (text) tu_fill_text(data, n, (uint32_t)i); else tu_fill_random(data, n, (uint32_t)i);
-			if (documents_put_begin(s, &u.id, &u.id, &m, BLOB_COMPRESS_AUTO, &p) != VAULT_OK ||
+			if (documents_put_begin(s, &u.id, &u.id, &m, BLOB_COMPRESS_AUTO, NULL, &p) != VAULT_OK ||
 			    documents_put_write(p, data, n) != VAULT_OK ||
 			    documents_put_commit(p, &info) != VAULT_OK)
 				return 1;

@@ -186,27 +186,27 @@ TEST(recovery_sets_a_new_secret_and_kills_the_old_secret_and_code)
 	vault_id id;
 
 	REQUIRE(s != NULL);
-	REQUIRE(accounts_create(s, "Amina.K", "Amina", "person", "old secret", 10,
+	REQUIRE(accounts_create(s, "Amina.K", "Amina", "person", NULL, NULL, "old secret", 10,
 	    &id, &code) == VAULT_OK);
 	/* logins are case-insensitive */
-	CHECK_EQ(accounts_unlock(s, "amina.k", "old secret", 10, &u), VAULT_OK);
+	CHECK_EQ(accounts_unlock(s, "amina.k", "old secret", 10, NULL, &u, NULL), VAULT_OK);
 	CHECK(memcmp(u.id.b, id.b, VAULT_ID_LEN) == 0);
 	CHECK(strcmp(u.role, "person") == 0);
 	account_unlocked_wipe(&u);
 	CHECK_EQ(accounts_recover(s, "amina.k", "ABCD-ABCD-ABCD-ABCD-ABCD-ABCD-ABCD",
-	    "new secret", 10, &code2), VAULT_ERR_AUTH);
+	    "new secret", 10, NULL, &code2), VAULT_ERR_AUTH);
 	CHECK(code2 == NULL);
-	CHECK_EQ(accounts_recover(s, "amina.k", "not a code", "new secret", 10, &code2), VAULT_ERR_FORMAT);
-	CHECK_EQ(accounts_recover(s, "nobody", code, "new secret", 10, &code2), VAULT_ERR_AUTH);
-	CHECK_EQ(accounts_recover(s, "amina.k", code, "new secret", 10, &code2), VAULT_OK);
+	CHECK_EQ(accounts_recover(s, "amina.k", "not a code", "new secret", 10, NULL, &code2), VAULT_ERR_FORMAT);
+	CHECK_EQ(accounts_recover(s, "nobody", code, "new secret", 10, NULL, &code2), VAULT_ERR_AUTH);
+	CHECK_EQ(accounts_recover(s, "amina.k", code, "new secret", 10, NULL, &code2), VAULT_OK);
 	REQUIRE(code2 != NULL);
 	CHECK(strcmp(code, code2) != 0);
-	CHECK_EQ(accounts_unlock(s, "amina.k", "old secret", 10, &u), VAULT_ERR_AUTH);
-	CHECK_EQ(accounts_unlock(s, "amina.k", "new secret", 10, &u), VAULT_OK);
+	CHECK_EQ(accounts_unlock(s, "amina.k", "old secret", 10, NULL, &u, NULL), VAULT_ERR_AUTH);
+	CHECK_EQ(accounts_unlock(s, "amina.k", "new secret", 10, NULL, &u, NULL), VAULT_OK);
 	account_unlocked_wipe(&u);
 	/* the old code is dead, the new one works */
-	CHECK_EQ(accounts_recover(s, "amina.k", code, "third", 5, &code3), VAULT_ERR_AUTH);
-	CHECK_EQ(accounts_recover(s, "amina.k", code2, "third", 5, &code3), VAULT_OK);
+	CHECK_EQ(accounts_recover(s, "amina.k", code, "third", 5, NULL, &code3), VAULT_ERR_AUTH);
+	CHECK_EQ(accounts_recover(s, "amina.k", code2, "third", 5, NULL, &code3), VAULT_OK);
 	sodium_free(code);
 	sodium_free(code2);
 	sodium_free(code3);
@@ -223,16 +223,16 @@ TEST(unknown_login_and_wrong_secret_give_the_same_error)
 	vault_id id;
 
 	REQUIRE(s != NULL);
-	REQUIRE(accounts_create(s, "karim", "Karim", "person", "abcdef", 6, &id, &code) == VAULT_OK);
-	CHECK_EQ(accounts_unlock(s, "karim", "abcdeg", 6, &u), VAULT_ERR_AUTH);
-	CHECK_EQ(accounts_unlock(s, "karime", "abcdef", 6, &u), VAULT_ERR_AUTH);
-	CHECK_EQ(accounts_unlock(s, "k", "abcdef", 6, &u), VAULT_ERR_AUTH);
+	REQUIRE(accounts_create(s, "karim", "Karim", "person", NULL, NULL, "abcdef", 6, &id, &code) == VAULT_OK);
+	CHECK_EQ(accounts_unlock(s, "karim", "abcdeg", 6, NULL, &u, NULL), VAULT_ERR_AUTH);
+	CHECK_EQ(accounts_unlock(s, "karime", "abcdef", 6, NULL, &u, NULL), VAULT_ERR_AUTH);
+	CHECK_EQ(accounts_unlock(s, "k", "abcdef", 6, NULL, &u, NULL), VAULT_ERR_AUTH);
 	CHECK(u.sk == NULL);
 	/* a taken login, in another case */
-	CHECK_EQ(accounts_create(s, "KARIM", "K", "person", "x", 1, &id, &code), VAULT_ERR_EXISTS);
-	CHECK_EQ(accounts_create(s, "ka rim", "K", "person", "x", 1, &id, &code), VAULT_ERR_FORMAT);
-	CHECK_EQ(accounts_create(s, "karim2", "K", "emperor", "x", 1, &id, &code), VAULT_ERR_FORMAT);
-	CHECK_EQ(accounts_create(s, "karim3", "K\n", "person", "x", 1, &id, &code), VAULT_ERR_FORMAT);
+	CHECK_EQ(accounts_create(s, "KARIM", "K", "person", NULL, NULL, "x", 1, &id, &code), VAULT_ERR_EXISTS);
+	CHECK_EQ(accounts_create(s, "ka rim", "K", "person", NULL, NULL, "x", 1, &id, &code), VAULT_ERR_FORMAT);
+	CHECK_EQ(accounts_create(s, "karim2", "K", "emperor", NULL, NULL, "x", 1, &id, &code), VAULT_ERR_FORMAT);
+	CHECK_EQ(accounts_create(s, "karim3", "K\n", "person", NULL, NULL, "x", 1, &id, &code), VAULT_ERR_FORMAT);
 	store_close(s);
 	tu_rmrf(dir);
 	free(dir);
@@ -246,7 +246,7 @@ TEST(raised_argon2_cost_rewraps_at_next_unlock)
 	vault_id id;
 
 	REQUIRE(s != NULL);
-	REQUIRE(accounts_create(s, "lea", "Léa", "person", "pw", 2, &id, &code) == VAULT_OK);
+	REQUIRE(accounts_create(s, "lea", "Léa", "person", NULL, NULL, "pw", 2, &id, &code) == VAULT_OK);
 	sodium_free(code);
 	vault_id_to_text(&id, idt);
 	CHECK_EQ(row_int(s, "SELECT pw_opslimit FROM account_keys WHERE account_id = ?1", idt), 1);
@@ -254,14 +254,14 @@ TEST(raised_argon2_cost_rewraps_at_next_unlock)
 	/* the operator raises the cost */
 	s->opt.pw.opslimit = 2;
 	s->opt.pw.memlimit = 65536;
-	CHECK_EQ(accounts_unlock(s, "lea", "pw", 2, &u), VAULT_OK);
+	CHECK_EQ(accounts_unlock(s, "lea", "pw", 2, NULL, &u, NULL), VAULT_OK);
 	account_unlocked_wipe(&u);
 	CHECK_EQ(row_int(s, "SELECT pw_opslimit FROM account_keys WHERE account_id = ?1", idt), 2);
 	CHECK_EQ(row_int(s, "SELECT pw_memlimit FROM account_keys WHERE account_id = ?1", idt), 65536);
 	/* and the re-wrapped key still opens with the same secret, only */
-	CHECK_EQ(accounts_unlock(s, "lea", "pw", 2, &u), VAULT_OK);
+	CHECK_EQ(accounts_unlock(s, "lea", "pw", 2, NULL, &u, NULL), VAULT_OK);
 	account_unlocked_wipe(&u);
-	CHECK_EQ(accounts_unlock(s, "lea", "pW", 2, &u), VAULT_ERR_AUTH);
+	CHECK_EQ(accounts_unlock(s, "lea", "pW", 2, NULL, &u, NULL), VAULT_ERR_AUTH);
 	store_close(s);
 	tu_rmrf(dir);
 	free(dir);

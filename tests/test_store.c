@@ -33,10 +33,10 @@ person_new(struct store *s, const char *login, const char *secret, struct person
 {
 	vault_id id;
 	memset(p, 0, sizeof *p);
-	if (accounts_create(s, login, login, "person", secret, strlen(secret), &id,
+	if (accounts_create(s, login, login, "person", NULL, NULL, secret, strlen(secret), &id,
 	    &p->code) != VAULT_OK)
 		return -1;
-	return accounts_unlock(s, login, secret, strlen(secret), &p->u) == VAULT_OK ? 0 : -1;
+	return accounts_unlock(s, login, secret, strlen(secret), NULL, &p->u, NULL) == VAULT_OK ? 0 : -1;
 }
 
 static void
@@ -58,7 +58,7 @@ put(struct store *s, const vault_id *owner, const struct document_meta *m,
 	vault_err r;
 	size_t off = 0;
 
-	if ((r = documents_put_begin(s, owner, owner, m, mode, &p)) != VAULT_OK)
+	if ((r = documents_put_begin(s, owner, owner, m, mode, NULL, &p)) != VAULT_OK)
 		return r;
 	while (off < n) {
 		size_t k = n - off < 100000 ? n - off : 100000;
@@ -82,7 +82,9 @@ get(struct store *s, const struct person *p, const vault_id *owner,
 	vault_err r;
 
 	*n = 0;
-	if ((r = documents_open(s, owner, doc, &p->u.id, p->u.pk, p->u.sk, &rd, info)) != VAULT_OK) {
+	struct doc_holder h = { p->u.id, p->u.pk, p->u.sk, memcmp(p->u.id.b, owner->b, VAULT_ID_LEN) == 0 };
+
+	if ((r = documents_open(s, owner, doc, &h, &rd, info)) != VAULT_OK) {
 		*err = r;
 		return NULL;
 	}
@@ -396,14 +398,14 @@ TEST(delete_destroys_every_key_wrapping_and_the_blob)
 	memcpy(sealed, sqlite3_column_blob(st, 0), sizeof sealed);
 	sqlite3_finalize(st);
 	CHECK_EQ(count_rows(s, "key_wrappings"), 2);
-	CHECK_EQ(documents_delete(s, &a.u.id, &d.id), VAULT_OK);
+	CHECK_EQ(documents_delete(s, &a.u.id, &d.id, &a.u.id, NULL), VAULT_OK);
 	CHECK_EQ(count_rows(s, "key_wrappings"), 1);
 	CHECK_EQ(count_rows(s, "documents"), 1);
 	blob_path(dir, &d.id, path);
 	CHECK(access(path, F_OK) != 0);
 	back = get(s, &a, &a.u.id, &d.id, &got, &r, NULL);
 	CHECK(back == NULL && r == VAULT_ERR_NOTFOUND);
-	CHECK_EQ(documents_delete(s, &a.u.id, &d.id), VAULT_ERR_NOTFOUND);
+	CHECK_EQ(documents_delete(s, &a.u.id, &d.id, &a.u.id, NULL), VAULT_ERR_NOTFOUND);
 	/* the sealed key is in no file of the database any more (secure_delete
 	 * plus the checkpoint that empties the WAL) */
 	CHECK(!tu_tree_contains(dir, sealed, sizeof sealed));
@@ -476,12 +478,12 @@ TEST(failed_fsync_at_each_point_fails_the_put_is_never_retried_and_leaves_nothin
 		/* fail-stop: no later write is accepted, reads go on */
 		fail_fsync_at = -1;
 		CHECK_EQ(put(s, &a.u.id, &meta_ok, data, sizeof data, BLOB_COMPRESS_AUTO, &d), VAULT_ERR_STOPPED);
-		CHECK_EQ(documents_delete(s, &a.u.id, &first.id), VAULT_ERR_STOPPED);
+		CHECK_EQ(documents_delete(s, &a.u.id, &first.id, &a.u.id, NULL), VAULT_ERR_STOPPED);
 		back = get(s, &a, &a.u.id, &first.id, &got, &r, NULL);
 		CHECK(back != NULL && got == sizeof data);
 		free(back);
 		/* a restart clears it */
-		s->stopped = 0;
+		atomic_store(s->stopped, 0);
 	}
 	vault_os_reset();
 	tmp_dir(dir, tdir);
@@ -589,26 +591,50 @@ TEST(database_of_the_first_schema_is_migrated_with_its_rows)
 	REQUIRE(db_open(path, 1, &db) == VAULT_OK);
 	CHECK_EQ(db_schema_version(db), 1);
 	CHECK(sqlite3_exec(db_handle(db), "SELECT * FROM journal", NULL, NULL, NULL) != SQLITE_OK);
+	CHECK(sqlite3_exec(db_handle(db), "SELECT * FROM mandates", NULL, NULL, NULL) != SQLITE_OK);
 	db_close(db);
-	/* an account made on schema 1 */
-	REQUIRE(db_open(path, 1, &db) == VAULT_OK);
-	db_close(db);
+	/* an account made on schema 1, with the rows schema 1 had */
 	{
-		struct store tmp_s;
-		memset(&tmp_s, 0, sizeof tmp_s);
-		REQUIRE(db_open(path, 1, &tmp_s.db) == VAULT_OK);
-		REQUIRE(keys_pepper_load((snprintf(path, sizeof path, "%s/pepper.key", dir), path), &tmp_s.pepper) == VAULT_OK);
-		tmp_s.opt = o;
-		CHECK_EQ(accounts_create(&tmp_s, "ancien", "Ancien", "person", "pw", 2, &id, &code), VAULT_OK);
+		struct keys_record rec;
+		uint8_t *pepper = NULL;
+		char idt[33], sql[2048], *hex[9];
+		const void *parts[9];
+		size_t lens[9], i;
+		REQUIRE(keys_pepper_load((snprintf(path, sizeof path, "%s/pepper.key", dir), path), &pepper) == VAULT_OK);
+		vault_id_random(&id);
+		REQUIRE(keys_account_create(&id, "pw", 2, pepper, &test_pw_fast, &rec, &code, NULL) == VAULT_OK);
 		sodium_free(code);
-		keys_pepper_free(tmp_s.pepper);
-		db_close(tmp_s.db);
+		keys_pepper_free(pepper);
+		vault_id_to_text(&id, idt);
+		parts[0] = rec.pk; lens[0] = 32;
+		parts[1] = rec.pw_salt; lens[1] = 16;
+		parts[2] = rec.pw_nonce; lens[2] = 24;
+		parts[3] = rec.pw_wrapped_sk; lens[3] = 48;
+		parts[4] = rec.rec_salt; lens[4] = 16;
+		parts[5] = rec.rec_nonce; lens[5] = 24;
+		parts[6] = rec.rec_wrapped_sk; lens[6] = 48;
+		for (i = 0; i < 7; i++) {
+			hex[i] = malloc(lens[i] * 2 + 1);
+			sodium_bin2hex(hex[i], lens[i] * 2 + 1, parts[i], lens[i]);
+		}
+		snprintf(sql, sizeof sql,
+		    "INSERT INTO accounts VALUES ('%s', 'ancien', 'person', 'Ancien', NULL, 1);"
+		    "INSERT INTO account_keys VALUES ('%s', x'%s', 1, 8192, x'%s', x'%s', x'%s',"
+		    " x'%s', x'%s', x'%s', 1);", idt, idt, hex[0], hex[1], hex[2], hex[3],
+		    hex[4], hex[5], hex[6]);
+		for (i = 0; i < 7; i++)
+			free(hex[i]);
+		snprintf(path, sizeof path, "%s/vault.db", dir);
+		REQUIRE(db_open(path, 1, &db) == VAULT_OK);
+		CHECK(sqlite3_exec(db_handle(db), sql, NULL, NULL, NULL) == SQLITE_OK);
+		db_close(db);
 	}
 	/* opening the store migrates it, keeping the account */
 	REQUIRE(store_open(dir, &o, &s, NULL) == VAULT_OK);
 	CHECK_EQ(db_schema_version(s->db), DB_SCHEMA_LATEST);
 	CHECK(sqlite3_exec(db_handle(s->db), "SELECT * FROM journal", NULL, NULL, NULL) == SQLITE_OK);
-	CHECK_EQ(accounts_unlock(s, "ancien", "pw", 2, &u), VAULT_OK);
+	CHECK(sqlite3_exec(db_handle(s->db), "SELECT * FROM mandates", NULL, NULL, NULL) == SQLITE_OK);
+	CHECK_EQ(accounts_unlock(s, "ancien", "pw", 2, NULL, &u, NULL), VAULT_OK);
 	CHECK(memcmp(u.id.b, id.b, VAULT_ID_LEN) == 0);
 	account_unlocked_wipe(&u);
 	store_close(s);
