@@ -45,7 +45,32 @@ struct blob_wplain {
 	uint8_t in[2][BLOB_BATCH];
 	uint8_t pend[BLOB_CHUNK];
 	uint8_t zbuf[BLOB_CHUNK];
+	uint8_t sample[BLOB_SAMPLE]; /* deflated sample: plaintext-derived */
 };
+
+/* zlib's windows and hash tables hold plaintext: allocate them in guarded
+ * memory, which sodium_free wipes, instead of zlib's default malloc. */
+static voidpf
+z_guarded_alloc(voidpf opaque, uInt items, uInt size)
+{
+	(void)opaque;
+	return sodium_allocarray(items, size);
+}
+
+static void
+z_guarded_free(voidpf opaque, voidpf p)
+{
+	(void)opaque;
+	sodium_free(p);
+}
+
+static void
+z_guarded(z_stream *z)
+{
+	memset(z, 0, sizeof *z);
+	z->zalloc = z_guarded_alloc;
+	z->zfree = z_guarded_free;
+}
 
 struct blob_writer {
 	struct blob_wplain *g;      /* guarded */
@@ -224,7 +249,7 @@ sample_compresses(const uint8_t *p, size_t len, uint8_t *scratch, size_t cap)
 
 	if (len == 0)
 		return 0;
-	memset(&z, 0, sizeof z);
+	z_guarded(&z);
 	if (deflateInit(&z, 1) != Z_OK)
 		return 0;
 	z.next_in = (Bytef *)(uintptr_t)p;
@@ -252,13 +277,13 @@ start_stream(struct blob_writer *w, const uint8_t *first, size_t first_len,
 	case BLOB_COMPRESS_NEVER: w->compressed = 0; break;
 	case BLOB_COMPRESS_ALWAYS: w->compressed = 1; break;
 	case BLOB_COMPRESS_AUTO:
-		/* out[1] is free until the first flush: use it as scratch. */
-		w->compressed = sample_compresses(first, s, w->out[1],
-		    BLOB_OUT_CAP);
+		/* Out of room in sample[] means it did not shrink. */
+		w->compressed = sample_compresses(first, s, w->g->sample,
+		    sizeof w->g->sample);
 		break;
 	}
 	if (w->compressed) {
-		memset(&w->z, 0, sizeof w->z);
+		z_guarded(&w->z);
 		if (deflateInit(&w->z, BLOB_DEFLATE_LEVEL) != Z_OK)
 			return VAULT_ERR_NOMEM;
 		w->z_live = 1;
@@ -394,6 +419,8 @@ struct blob_reader {
 	uint64_t chunks;             /* pulled so far */
 	struct blob_source src;
 	uint64_t expected, produced;
+	uint8_t expected_sha256[32];
+	EVP_MD_CTX *sha;             /* of the bytes released */
 	vault_err err;               /* sticky */
 };
 
@@ -418,7 +445,8 @@ read_full(struct blob_reader *r, uint8_t *p, size_t cap, size_t *got)
 vault_err
 blob_reader_new(const uint8_t *dk, const vault_id *document_id,
     const vault_id *owner_id, uint64_t expected_size,
-    const struct blob_source *src, struct blob_reader **rp)
+    const uint8_t expected_sha256[32], const struct blob_source *src,
+    struct blob_reader **rp)
 {
 	struct blob_reader *r;
 	uint8_t h[BLOB_HEADER_LEN];
@@ -434,6 +462,12 @@ blob_reader_new(const uint8_t *dk, const vault_id *document_id,
 	}
 	r->src = *src;
 	r->expected = expected_size;
+	memcpy(r->expected_sha256, expected_sha256, 32);
+	if ((r->sha = EVP_MD_CTX_new()) == NULL ||
+	    EVP_DigestInit_ex(r->sha, EVP_sha256(), NULL) != 1) {
+		e = VAULT_ERR_NOMEM;
+		goto fail;
+	}
 	if ((e = read_full(r, h, sizeof h, &got)) != VAULT_OK)
 		goto fail;
 	if (got < 4 || memcmp(h, BLOB_MAGIC, 4) != 0) {
@@ -461,6 +495,7 @@ blob_reader_new(const uint8_t *dk, const vault_id *document_id,
 		goto fail;
 	}
 	if (r->compressed) {
+		z_guarded(&r->z);
 		if (inflateInit(&r->z) != Z_OK) {
 			e = VAULT_ERR_NOMEM;
 			goto fail;
@@ -514,11 +549,16 @@ next_chunk(struct blob_reader *r)
 static vault_err
 read_some(struct blob_reader *r, uint8_t *buf, size_t cap, size_t *n)
 {
+	unsigned char md[32];
+	unsigned int mdlen;
 	vault_err e;
 	size_t k;
 	int zr;
 
 	*n = 0;
+	/* zlib counts in uInt */
+	if (cap > BLOB_CHUNK)
+		cap = BLOB_CHUNK;
 	for (;;) {
 		if (!r->compressed && r->p_off < r->p_len) {
 			k = r->p_len - r->p_off;
@@ -557,6 +597,11 @@ read_some(struct blob_reader *r, uint8_t *buf, size_t cap, size_t *n)
 				return VAULT_ERR_CORRUPT;
 			if (r->produced != r->expected)
 				return VAULT_ERR_CORRUPT;
+			/* The legal fingerprint recorded at deposit must be the
+			 * fingerprint of what comes out. */
+			if (EVP_DigestFinal_ex(r->sha, md, &mdlen) != 1 ||
+			    sodium_memcmp(md, r->expected_sha256, 32) != 0)
+				return VAULT_ERR_CORRUPT;
 			return VAULT_OK;
 		}
 		if ((e = next_chunk(r)) != VAULT_OK)
@@ -564,6 +609,8 @@ read_some(struct blob_reader *r, uint8_t *buf, size_t cap, size_t *n)
 	}
 	if (r->produced + *n > r->expected || r->produced + *n < r->produced)
 		return VAULT_ERR_CORRUPT;
+	if (EVP_DigestUpdate(r->sha, buf, *n) != 1)
+		return VAULT_ERR_INTERNAL;
 	r->produced += *n;
 	return VAULT_OK;
 }
@@ -596,6 +643,7 @@ blob_reader_free(struct blob_reader *r)
 		return;
 	if (r->z_live)
 		inflateEnd(&r->z);
+	EVP_MD_CTX_free(r->sha);
 	sodium_free(r->g);
 	free(r);
 }

@@ -67,16 +67,20 @@ fsync_parent_dir(const char *path)
 vault_err
 keys_file_create(const char *path)
 {
-	uint8_t pepper[KEYS_PEPPER_LEN];
+	uint8_t *pepper;
 	vault_err r = VAULT_ERR_IO;
 	int fd;
 
+	if ((pepper = sodium_malloc(KEYS_PEPPER_LEN)) == NULL)
+		return VAULT_ERR_NOMEM;
 	fd = vault_os.open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
 	    O_CLOEXEC, 0600);
-	if (fd < 0)
+	if (fd < 0) {
+		sodium_free(pepper);
 		return errno == EEXIST ? VAULT_ERR_EXISTS : VAULT_ERR_IO;
-	randombytes_buf(pepper, sizeof pepper);
-	if (vault_os_write_all(fd, pepper, sizeof pepper) != 0 ||
+	}
+	randombytes_buf(pepper, KEYS_PEPPER_LEN);
+	if (vault_os_write_all(fd, pepper, KEYS_PEPPER_LEN) != 0 ||
 	    vault_os.fsync(fd) != 0) {
 		r = errno == ENOSPC ? VAULT_ERR_NOSPACE : VAULT_ERR_IO;
 		vault_os.close(fd);
@@ -87,7 +91,7 @@ keys_file_create(const char *path)
 		goto out;
 	r = VAULT_OK;
 out:
-	sodium_memzero(pepper, sizeof pepper);
+	sodium_free(pepper);
 	return r;
 }
 

@@ -82,21 +82,25 @@ vault_err blob_writer_finish(struct blob_writer *w, struct blob_result *res);
 void blob_writer_free(struct blob_writer *w);
 
 /*
- * Opens a blob for decryption: reads and checks the header. expected_size is
- * the recorded original size; a stream that decrypts to another size is
- * VAULT_ERR_CORRUPT. Errors: VAULT_ERR_FORMAT (not a blob), VAULT_ERR_
- * UNSUPPORTED (a newer version or unknown flag), VAULT_ERR_TRUNCATED.
+ * Opens a blob for decryption: reads and checks the header. expected_size
+ * and expected_sha256 are the recorded size and fingerprint of the
+ * original; a stream that decrypts to anything else is VAULT_ERR_CORRUPT
+ * (reported at the end, before the final n == 0). Errors: VAULT_ERR_FORMAT
+ * (not a blob), VAULT_ERR_UNSUPPORTED (a newer version or unknown flag),
+ * VAULT_ERR_TRUNCATED.
  */
 vault_err blob_reader_new(const uint8_t *dk, const vault_id *document_id,
     const vault_id *owner_id, uint64_t expected_size,
-    const struct blob_source *src, struct blob_reader **rp);
+    const uint8_t expected_sha256[32], const struct blob_source *src,
+    struct blob_reader **rp);
 /*
  * Reads up to cap original bytes into buf. Every byte it returns belongs to
  * a chunk whose tag verified. *n == 0 with VAULT_OK means the final chunk
  * verified, nothing follows it, and the size matched. Errors (sticky):
  * VAULT_ERR_CORRUPT, VAULT_ERR_TRUNCATED, or the source's error.
  * A caller that must not release any plaintext of a damaged blob checks the
- * blob's recorded cipher_sha256 first (documents_open does).
+ * blob's recorded cipher_sha256 first (documents_open does). cap is clamped
+ * to BLOB_CHUNK per call.
  */
 vault_err blob_reader_read(struct blob_reader *r, void *buf, size_t cap, size_t *n);
 /* Returns whether the blob's header says deflated. */

@@ -103,6 +103,16 @@ typedef vault_err (*documents_fn)(void *ctx, const struct document_info *info);
 vault_err documents_list(struct store *s, const vault_id *owner,
     const struct doc_holder *holder, const char *category, documents_fn fn,
     void *ctx);
+/* Opens with the document key itself (a share link's, unwrapped by the
+ * caller). Same checks as documents_open. */
+vault_err documents_open_key(struct store *s, const vault_id *owner,
+    const vault_id *document_id, const uint8_t *dk, struct document_read **rp,
+    struct document_info *info);
+/* The owner's document key (guarded, sodium_free it) and metadata: for
+ * wrapping it for another holder. */
+vault_err documents_unwrap_owner_key(struct store *s, const vault_id *owner,
+    const vault_id *document_id, const uint8_t *owner_pk,
+    const uint8_t *owner_sk, struct document_info *info, uint8_t **dkp);
 vault_err documents_read(struct document_read *r, void *buf, size_t cap, size_t *n);
 void documents_close(struct document_read *r);
 

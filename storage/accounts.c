@@ -508,14 +508,12 @@ accounts_get(struct store *s, const vault_id *id, struct account_info *info)
 static void
 unlock_dummy(struct store *s, const char *secret, size_t secret_len)
 {
-	static struct keys_record dummy;
-	static int ready;
+	struct keys_record dummy;
 	uint8_t *sk = NULL;
 
-	if (!ready) {
-		randombytes_buf(&dummy, sizeof dummy);
-		ready = 1;
-	}
+	/* A fresh random record each time: no state shared between threads,
+	 * and the AEAD fails as it would for a wrong secret. */
+	randombytes_buf(&dummy, sizeof dummy);
 	dummy.pw = s->opt.pw;
 	(void)keys_unlock_secret(&dummy, secret, secret_len, s->pepper, &sk);
 	sodium_free(sk);

@@ -38,6 +38,7 @@ struct blobstore_ops {
 	void (*put_abort)(struct blobstore_put *);
 	vault_err (*get_open)(struct blobstore *, const char *, struct blobstore_get **, uint64_t *);
 	vault_err (*get_read)(struct blobstore_get *, void *, size_t, size_t *);
+	vault_err (*get_rewind)(struct blobstore_get *);
 	void (*get_close)(struct blobstore_get *);
 	vault_err (*remove)(struct blobstore *, const char *);
 	vault_err (*exists)(struct blobstore *, const char *);
@@ -191,9 +192,10 @@ fs_put_commit(struct blobstore_put *p)
 
 	if (r != VAULT_OK)
 		goto fail;
-	/* 2. the data */
+	/* 2. the data. Any failed fsync is VAULT_ERR_IO, ENOSPC included:
+	 * it stops the store, where a failed write only fails the put. */
 	if (vault_os.fsync(p->fd) != 0) {
-		r = errno_err();
+		r = VAULT_ERR_IO;
 		goto fail;
 	}
 	if (vault_os.close(p->fd) != 0) {
@@ -203,7 +205,7 @@ fs_put_commit(struct blobstore_put *p)
 	}
 	p->fd = -1;
 	if (mkdir_durable(p->subdir, p->bs->dir) != 0) {
-		r = errno_err();
+		r = VAULT_ERR_IO;
 		goto fail;
 	}
 	/* 3. the name, atomically, never over an existing blob */
@@ -214,7 +216,7 @@ fs_put_commit(struct blobstore_put *p)
 	p->tmp[0] = '\0';
 	/* 4. the directory entry */
 	if (fsync_dir(p->subdir) != 0) {
-		r = errno_err();
+		r = VAULT_ERR_IO;
 		/* Visible but not known durable: take it back, so that the
 		 * caller's failure leaves nothing behind. */
 		vault_os.unlink(p->final);
@@ -285,6 +287,12 @@ fs_get_read(struct blobstore_get *g, void *buf, size_t cap, size_t *n)
 	return VAULT_OK;
 }
 
+static vault_err
+fs_get_rewind(struct blobstore_get *g)
+{
+	return lseek(g->fd, 0, SEEK_SET) == 0 ? VAULT_OK : VAULT_ERR_IO;
+}
+
 static void
 fs_get_close(struct blobstore_get *g)
 {
@@ -306,7 +314,7 @@ fs_remove(struct blobstore *bs, const char *name)
 		return errno_err();
 	snprintf(sub, PATH_MAX, "%s/%.2s", bs->dir, name);
 	if (fsync_dir(sub) != 0)
-		return errno_err();
+		return VAULT_ERR_IO;
 	return VAULT_OK;
 }
 
@@ -419,7 +427,7 @@ fs_close(struct blobstore *bs)
 static const struct blobstore_ops fs_ops = {
 	.put_begin = fs_put_begin, .put_write = fs_put_write,
 	.put_commit = fs_put_commit, .put_abort = fs_put_abort,
-	.get_open = fs_get_open, .get_read = fs_get_read,
+	.get_open = fs_get_open, .get_read = fs_get_read, .get_rewind = fs_get_rewind,
 	.get_close = fs_get_close, .remove = fs_remove, .exists = fs_exists,
 	.list = fs_list, .recover = fs_recover, .close = fs_close,
 };
@@ -490,6 +498,12 @@ vault_err
 blobstore_get_read(struct blobstore_get *g, void *buf, size_t cap, size_t *n)
 {
 	return g->bs->ops->get_read(g, buf, cap, n);
+}
+
+vault_err
+blobstore_get_rewind(struct blobstore_get *g)
+{
+	return g->bs->ops->get_rewind(g);
 }
 
 void

@@ -29,11 +29,11 @@ db_err(int rc)
 	case SQLITE_CONSTRAINT: return VAULT_ERR_EXISTS;
 	case SQLITE_CORRUPT:
 	case SQLITE_NOTADB: return VAULT_ERR_CORRUPT;
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED: return VAULT_ERR_BUSY; /* retryable, never fail-stop */
 	case SQLITE_IOERR:
 	case SQLITE_CANTOPEN:
-	case SQLITE_READONLY:
-	case SQLITE_BUSY:
-	case SQLITE_LOCKED: return VAULT_ERR_IO;
+	case SQLITE_READONLY: return VAULT_ERR_IO;
 	default: return VAULT_ERR_INTERNAL;
 	}
 }
@@ -181,8 +181,10 @@ db_commit(struct vault_db *db)
 
 	if (r != VAULT_OK) {
 		exec(db->h, "ROLLBACK");
-		/* A failed COMMIT is never reported as anything but failure. */
-		if (r == VAULT_ERR_EXISTS || r == VAULT_ERR_INTERNAL)
+		/* A failed COMMIT is never reported as anything but failure;
+		 * BUSY (rolled back, nothing written) stays retryable. */
+		if (r != VAULT_ERR_BUSY && r != VAULT_ERR_NOSPACE &&
+		    r != VAULT_ERR_NOMEM)
 			r = VAULT_ERR_IO;
 	}
 	return r;

@@ -506,8 +506,8 @@ out:
 	/* A blob whose row never committed is nobody's: remove it so that a
 	 * failed put leaves nothing (a crash here leaves an orphan that
 	 * start-up reports). */
-	if (blob_durable)
-		(void)blobstore_remove(p->s->blobs, p->idt);
+	if (blob_durable && blobstore_remove(p->s->blobs, p->idt) == VAULT_ERR_IO)
+		(void)store_note_failure(p->s, VAULT_ERR_IO);
 	free(tenc);
 	(void)store_note_failure(p->s, r);
 	documents_put_abort(p);
@@ -539,7 +539,8 @@ source_read(void *ctx, void *p, size_t cap, size_t *n)
 	" AND m.expires_at > ?5))) LIMIT 1)"
 
 /* Rows of owner's documents with the holder's wrapping; document_id and
- * category NULL for any. Columns as read by row_info. */
+ * category NULL for any; holder NULL for rows whatever their wrappings (the
+ * caller brings the key: a share link). Columns as read by row_info. */
 static vault_err
 query_rows(struct store *s, const vault_id *owner, const char *document_id,
     const struct doc_holder *holder, const char *category, sqlite3_stmt **stp)
@@ -549,7 +550,10 @@ query_rows(struct store *s, const vault_id *owner, const char *document_id,
 
 	*stp = NULL;
 	vault_id_to_text(owner, ot);
-	vault_id_to_text(&holder->account, ht);
+	if (holder != NULL)
+		vault_id_to_text(&holder->account, ht);
+	else
+		ht[0] = '\0';
 	if (sqlite3_prepare_v2(db_handle(s->db),
 	    "SELECT d.document_id, d.category, d.media_type, d.size, d.sha256,"
 	    " d.cipher_size, d.cipher_sha256, d.compressed, COALESCE(d.issued, ''),"
@@ -557,13 +561,13 @@ query_rows(struct store *s, const vault_id *owner, const char *document_id,
 	    " d.blob_version, " WRAPPING_OF_HOLDER " AS wrapped"
 	    " FROM documents d WHERE d.owner_id = ?2"
 	    " AND (?1 IS NULL OR d.document_id = ?1) AND (?6 IS NULL OR d.category = ?6)"
-	    " AND wrapped IS NOT NULL ORDER BY d.deposited_at, d.document_id",
+	    " AND (?3 = 2 OR wrapped IS NOT NULL) ORDER BY d.deposited_at, d.document_id",
 	    -1, &st, NULL) != SQLITE_OK)
 		return VAULT_ERR_INTERNAL;
 	if (document_id != NULL)
 		sqlite3_bind_text(st, 1, document_id, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_text(st, 2, ot, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_int(st, 3, holder->is_owner ? 1 : 0);
+	sqlite3_bind_int(st, 3, holder == NULL ? 2 : holder->is_owner ? 1 : 0);
 	sqlite3_bind_text(st, 4, ht, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int64(st, 5, vault_os.now_ms());
 	if (category != NULL)
@@ -572,11 +576,12 @@ query_rows(struct store *s, const vault_id *owner, const char *document_id,
 	return VAULT_OK;
 }
 
-/* One row into info (title decrypted with the holder's key); *dkp gets the
- * document key (guarded) if dkp is not NULL. */
+/* One row into info (title decrypted with the holder's key, or with dk_in
+ * when holder is NULL); *dkp gets the document key (guarded) if dkp is not
+ * NULL. */
 static vault_err
 row_info(sqlite3_stmt *st, const vault_id *owner, const struct doc_holder *holder,
-    struct document_info *info, uint8_t **dkp)
+    const uint8_t *dk_in, struct document_info *info, uint8_t **dkp)
 {
 	uint8_t *dk = NULL;
 	vault_err r;
@@ -601,10 +606,15 @@ row_info(sqlite3_stmt *st, const vault_id *owner, const struct doc_holder *holde
 	snprintf(info->issued, sizeof info->issued, "%s", sqlite3_column_text(st, 8));
 	snprintf(info->expires, sizeof info->expires, "%s", sqlite3_column_text(st, 9));
 	info->deposited_at = sqlite3_column_int64(st, 11);
-	if ((r = keys_dockey_open(sqlite3_column_blob(st, 14),
+	if (holder == NULL) {
+		if ((dk = sodium_malloc(KEYS_DOCKEY_LEN)) == NULL)
+			return VAULT_ERR_NOMEM;
+		memcpy(dk, dk_in, KEYS_DOCKEY_LEN);
+	} else if ((r = keys_dockey_open(sqlite3_column_blob(st, 14),
 	    (size_t)sqlite3_column_bytes(st, 14), &info->id, holder->pk, holder->sk,
-	    &dk)) != VAULT_OK ||
-	    (r = title_open(dk, &info->id, owner, sqlite3_column_blob(st, 12),
+	    &dk)) != VAULT_OK)
+		return r;
+	if ((r = title_open(dk, &info->id, owner, sqlite3_column_blob(st, 12),
 	    (size_t)sqlite3_column_bytes(st, 12), info->title)) != VAULT_OK) {
 		sodium_free(dk);
 		return r;
@@ -619,7 +629,8 @@ row_info(sqlite3_stmt *st, const vault_id *owner, const struct doc_holder *holde
 /* One document's row, title and key. */
 static vault_err
 load_one(struct store *s, const vault_id *owner, const vault_id *doc,
-    const struct doc_holder *holder, struct document_info *info, uint8_t **dkp)
+    const struct doc_holder *holder, const uint8_t *dk_in,
+    struct document_info *info, uint8_t **dkp)
 {
 	char dt[VAULT_ID_TEXT_LEN + 1];
 	sqlite3_stmt *st;
@@ -631,7 +642,7 @@ load_one(struct store *s, const vault_id *owner, const vault_id *doc,
 		return r;
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW)
-		r = row_info(st, owner, holder, info, dkp);
+		r = row_info(st, owner, holder, dk_in, info, dkp);
 	else
 		r = rc == SQLITE_DONE ? VAULT_ERR_NOTFOUND : db_err(rc);
 	sqlite3_finalize(st);
@@ -642,7 +653,7 @@ vault_err
 documents_info(struct store *s, const vault_id *owner, const vault_id *doc,
     const struct doc_holder *holder, struct document_info *info)
 {
-	return load_one(s, owner, doc, holder, info, NULL);
+	return load_one(s, owner, doc, holder, NULL, info, NULL);
 }
 
 vault_err
@@ -658,7 +669,7 @@ documents_list(struct store *s, const vault_id *owner,
 	if ((r = query_rows(s, owner, NULL, holder, category, &st)) != VAULT_OK)
 		return r;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if ((r = row_info(st, owner, holder, &info, NULL)) != VAULT_OK ||
+		if ((r = row_info(st, owner, holder, NULL, &info, NULL)) != VAULT_OK ||
 		    (r = fn(ctx, &info)) != VAULT_OK)
 			break;
 	}
@@ -669,20 +680,19 @@ documents_list(struct store *s, const vault_id *owner,
 	return r;
 }
 
-/* The whole blob against its recorded size and SHA-256, keyless. */
+/* The whole blob against its recorded size and SHA-256, keyless, then back
+ * to its start: the bytes verified are the bytes decrypted (same open file,
+ * never reopened by name in between). */
 static vault_err
-verify_blob(struct store *s, const char *name, const struct document_info *info)
+verify_blob(struct blobstore_get *g, uint64_t size, const struct document_info *info)
 {
 	unsigned char md[32], buf[65536];
-	struct blobstore_get *g = NULL;
 	EVP_MD_CTX *ctx = NULL;
-	uint64_t size, total = 0;
+	uint64_t total = 0;
 	unsigned int mdlen;
 	vault_err r;
 	size_t n;
 
-	if ((r = blobstore_get_open(s->blobs, name, &g, &size)) != VAULT_OK)
-		return r == VAULT_ERR_NOTFOUND ? VAULT_ERR_CORRUPT : r;
 	if (size != info->cipher_size) {
 		r = size < info->cipher_size ? VAULT_ERR_TRUNCATED : VAULT_ERR_CORRUPT;
 		goto out;
@@ -712,43 +722,48 @@ verify_blob(struct store *s, const char *name, const struct document_info *info)
 	else if (sodium_memcmp(md, info->cipher_sha256, 32) != 0)
 		r = VAULT_ERR_CORRUPT;
 	else
-		r = VAULT_OK;
+		r = blobstore_get_rewind(g);
 out:
 	EVP_MD_CTX_free(ctx);
-	blobstore_get_close(g);
 	return r;
 }
 
-vault_err
-documents_open(struct store *s, const vault_id *owner, const vault_id *doc,
-    const struct doc_holder *holder, struct document_read **rp,
-    struct document_info *infop)
+/* documents_open and documents_open_key: holder, or the key itself. */
+static vault_err
+open_doc(struct store *s, const vault_id *owner, const vault_id *doc,
+    const struct doc_holder *holder, const uint8_t *dk_in,
+    struct document_read **rp, struct document_info *infop)
 {
 	char dt[VAULT_ID_TEXT_LEN + 1];
 	struct document_info info;
 	struct document_read *rd = NULL;
 	struct blob_source src;
 	uint8_t *dk = NULL;
+	uint64_t size = 0;
 	vault_err r;
 
 	*rp = NULL;
 	if (infop != NULL)
 		memset(infop, 0, sizeof *infop);
 	vault_id_to_text(doc, dt);
-	if ((r = load_one(s, owner, doc, holder, &info, &dk)) != VAULT_OK)
-		goto out;
-	/* No plaintext before the whole blob is known to be the one stored. */
-	if ((r = verify_blob(s, dt, &info)) != VAULT_OK)
+	if ((r = load_one(s, owner, doc, holder, dk_in, &info, &dk)) != VAULT_OK)
 		goto out;
 	if ((rd = calloc(1, sizeof *rd)) == NULL) {
 		r = VAULT_ERR_NOMEM;
 		goto out;
 	}
-	if ((r = blobstore_get_open(s->blobs, dt, &rd->g, NULL)) != VAULT_OK)
+	if ((r = blobstore_get_open(s->blobs, dt, &rd->g, &size)) != VAULT_OK) {
+		if (r == VAULT_ERR_NOTFOUND)
+			r = VAULT_ERR_CORRUPT; /* a row without its blob */
+		goto out;
+	}
+	/* No plaintext before the whole blob is known to be the one stored. */
+	if ((r = verify_blob(rd->g, size, &info)) != VAULT_OK)
 		goto out;
 	src.read = source_read;
 	src.ctx = rd->g;
-	if ((r = blob_reader_new(dk, doc, owner, info.size, &src, &rd->br)) != VAULT_OK)
+	if ((r = blob_reader_new(dk, doc, owner, info.size, info.sha256, &src,
+	    &rd->br)) != VAULT_OK)
 		goto out;
 	if (blob_reader_compressed(rd->br) != info.compressed) {
 		r = VAULT_ERR_CORRUPT;
@@ -763,6 +778,35 @@ out:
 	sodium_free(dk);
 	sodium_memzero(&info, sizeof info);
 	return r;
+}
+
+vault_err
+documents_open(struct store *s, const vault_id *owner, const vault_id *doc,
+    const struct doc_holder *holder, struct document_read **rp,
+    struct document_info *info)
+{
+	return open_doc(s, owner, doc, holder, NULL, rp, info);
+}
+
+vault_err
+documents_open_key(struct store *s, const vault_id *owner, const vault_id *doc,
+    const uint8_t *dk, struct document_read **rp, struct document_info *info)
+{
+	return open_doc(s, owner, doc, NULL, dk, rp, info);
+}
+
+vault_err
+documents_unwrap_owner_key(struct store *s, const vault_id *owner,
+    const vault_id *doc, const uint8_t *owner_pk, const uint8_t *owner_sk,
+    struct document_info *info, uint8_t **dkp)
+{
+	struct doc_holder h;
+
+	h.account = *owner;
+	h.pk = owner_pk;
+	h.sk = owner_sk;
+	h.is_owner = 1;
+	return load_one(s, owner, doc, &h, NULL, info, dkp);
 }
 
 vault_err

@@ -75,9 +75,10 @@ store_create(const char *dir, const struct store_options *o, int force)
 		if (!dir_is_empty(dir)) {
 			if (!force)
 				return VAULT_ERR_EXISTS;
-			/* --force: start again from nothing in this directory.
-			 * The blobs go too: without the old pepper they open
-			 * for nobody anyway. */
+			/* --force: new keys and database. blobs/ is left
+			 * alone (never delete documents on a flag): without
+			 * the old pepper its blobs open for nobody, and
+			 * start-up reports them as orphans. */
 			remove_if_present(dir, "vault.db");
 			remove_if_present(dir, "vault.db-wal");
 			remove_if_present(dir, "vault.db-shm");

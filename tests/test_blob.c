@@ -87,7 +87,8 @@ seal(const struct fixture *f, const uint8_t *data, size_t n, size_t piece,
 /* Decrypts everything; returns the error and how many bytes came out. */
 static vault_err
 open_all(const struct fixture *f, const vault_id *doc, const vault_id *owner,
-    struct mem *in, uint64_t expected, uint8_t *out, size_t cap, size_t *outn)
+    struct mem *in, uint64_t expected, const uint8_t *sha, uint8_t *out,
+    size_t cap, size_t *outn)
 {
 	struct blob_source src = { mem_read, in };
 	struct blob_reader *rd;
@@ -96,7 +97,7 @@ open_all(const struct fixture *f, const vault_id *doc, const vault_id *owner,
 
 	*outn = 0;
 	in->off = 0;
-	if ((r = blob_reader_new(f->dk, doc, owner, expected, &src, &rd)) != VAULT_OK)
+	if ((r = blob_reader_new(f->dk, doc, owner, expected, sha, &src, &rd)) != VAULT_OK)
 		return r;
 	for (;;) {
 		r = blob_reader_read(rd, out + *outn, cap - *outn > 10000 ? 10000 : cap - *outn, &n);
@@ -130,7 +131,7 @@ round_trip(size_t n, int text, enum blob_compress mode, size_t piece,
 	CHECK(memcmp(md, res.cipher_sha256, 32) == 0);
 	if (expect_compressed >= 0)
 		CHECK_EQ(res.compressed, expect_compressed);
-	CHECK_EQ(open_all(&f, &f.doc, &f.owner, &m, n, back, n + 1, &got), VAULT_OK);
+	CHECK_EQ(open_all(&f, &f.doc, &f.owner, &m, n, res.sha256, back, n + 1, &got), VAULT_OK);
 	CHECK_EQ(got, n);
 	CHECK(n == 0 || memcmp(data, back, n) == 0);
 	free(m.p);
@@ -188,7 +189,7 @@ TEST(text_shrinks_when_compressed)
 
 /* ---- tampering ------------------------------------------------------- */
 
-struct sealed { struct fixture f; struct mem m; uint8_t *data; size_t n; };
+struct sealed { struct fixture f; struct mem m; uint8_t *data; size_t n; uint8_t sha[32]; };
 
 static void
 make_sealed(struct sealed *s, size_t n, int text)
@@ -201,6 +202,7 @@ make_sealed(struct sealed *s, size_t n, int text)
 	if (seal(&s->f, s->data, n, n, text ? BLOB_COMPRESS_ALWAYS :
 	    BLOB_COMPRESS_NEVER, &s->m, &res) != VAULT_OK)
 		abort();
+	memcpy(s->sha, res.sha256, 32);
 }
 
 static void
@@ -218,7 +220,7 @@ open_tampered(struct sealed *s, struct mem *t, const vault_id *doc,
     const vault_id *owner, size_t *got)
 {
 	uint8_t *out = malloc(s->n + BLOB_CHUNK);
-	vault_err r = open_all(&s->f, doc, owner, t, s->n, out, s->n + BLOB_CHUNK, got);
+	vault_err r = open_all(&s->f, doc, owner, t, s->n, s->sha, out, s->n + BLOB_CHUNK, got);
 	CHECK(*got <= s->n);
 	CHECK(*got == 0 || memcmp(out, s->data, *got) == 0);
 	free(out);
@@ -361,7 +363,7 @@ TEST(blob_of_another_document_or_person_fails_before_any_plaintext)
 	free_sealed(&s);
 }
 
-TEST(wrong_expected_size_is_corrupt)
+TEST(wrong_expected_size_or_fingerprint_is_corrupt)
 {
 	struct sealed s;
 	uint8_t *out;
@@ -369,8 +371,14 @@ TEST(wrong_expected_size_is_corrupt)
 	make_sealed(&s, C + 9, 1);
 	out = malloc(2 * C);
 	s.m.off = 0;
-	CHECK_EQ(open_all(&s.f, &s.f.doc, &s.f.owner, &s.m, C + 8, out, 2 * C, &got), VAULT_ERR_CORRUPT);
-	CHECK_EQ(open_all(&s.f, &s.f.doc, &s.f.owner, &s.m, C + 10, out, 2 * C, &got), VAULT_ERR_CORRUPT);
+	CHECK_EQ(open_all(&s.f, &s.f.doc, &s.f.owner, &s.m, C + 8, s.sha, out, 2 * C, &got), VAULT_ERR_CORRUPT);
+	CHECK_EQ(open_all(&s.f, &s.f.doc, &s.f.owner, &s.m, C + 10, s.sha, out, 2 * C, &got), VAULT_ERR_CORRUPT);
+	/* the right size with another fingerprint: the recorded hash of the
+	 * original is checked too */
+	s.sha[0] ^= 1;
+	CHECK_EQ(open_all(&s.f, &s.f.doc, &s.f.owner, &s.m, C + 9, s.sha, out, 2 * C, &got), VAULT_ERR_CORRUPT);
+	s.sha[0] ^= 1;
+	CHECK_EQ(open_all(&s.f, &s.f.doc, &s.f.owner, &s.m, C + 9, s.sha, out, 2 * C, &got), VAULT_OK);
 	free(out);
 	free_sealed(&s);
 }
@@ -419,13 +427,13 @@ TEST(known_answer_blobs_of_format_v1_still_decrypt)
 		REQUIRE(sodium_hex2bin(want, 32, sha, 64, NULL, NULL, NULL) == 0);
 		CHECK_EQ(m.p[5] & BLOB_FLAG_DEFLATE, compressed);
 		out = malloc(size + 1);
-		CHECK_EQ(open_all(&f, &f.doc, &f.owner, &m, size, out, size + 1, &got), VAULT_OK);
+		CHECK_EQ(open_all(&f, &f.doc, &f.owner, &m, size, want, out, size + 1, &got), VAULT_OK);
 		CHECK_EQ(got, size);
 		SHA256(out, got, md);
 		CHECK(memcmp(md, want, 32) == 0);
 		/* and the same bytes with one bit changed do not */
 		m.p[len - 1] ^= 1;
-		CHECK_EQ(open_all(&f, &f.doc, &f.owner, &m, size, out, size + 1, &got), VAULT_ERR_CORRUPT);
+		CHECK_EQ(open_all(&f, &f.doc, &f.owner, &m, size, want, out, size + 1, &got), VAULT_ERR_CORRUPT);
 		free(out);
 		free(m.p);
 		seen++;

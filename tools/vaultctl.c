@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -68,6 +69,7 @@ read_secret_line(int fd, size_t *lenp)
 		}
 		buf[n++] = c;
 	}
+	sodium_memzero(&c, sizeof c);
 	if (n > 0 && buf[n - 1] == '\r')
 		n--;
 	buf[n] = '\0';
@@ -159,7 +161,13 @@ cmd_init(int argc, char **argv)
 		return 1;
 	}
 	printf("created %s\nadministrator: %s\nrecovery code (shown once; "
-	    "keep it offline): %s\n", dir, login, code);
+	    "keep it offline): ", dir, login);
+	fflush(stdout);
+	/* the code itself with write(2): no copy left in stdio's buffer */
+	if (write(1, code, strlen(code)) < 0 || write(1, "\n", 1) < 0) {
+		sodium_free(code);
+		return 1;
+	}
 	sodium_free(code);
 	return 0;
 bad:
@@ -171,6 +179,7 @@ int
 main(int argc, char **argv)
 {
 	umask(077);
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0); /* it handles secrets: no core dump */
 	if (sodium_init() < 0) {
 		fprintf(stderr, "vaultctl: libsodium failed to initialise\n");
 		return 1;
