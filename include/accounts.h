@@ -84,6 +84,13 @@ vault_err accounts_unlock(struct store *s, const char *login,
     const char *secret, size_t secret_len, const char *origin,
     struct account_unlocked *u, struct unlock_report *rep);
 
+/* Structures (association, CCAS, France Services, library): 1–128 bytes
+ * of name. Journals "structure.create". */
+vault_err accounts_structure_create(struct store *s, const char *name,
+    const vault_id *creator, const char *origin, vault_id *idp);
+/* VAULT_OK if it exists, VAULT_ERR_NOTFOUND if not. */
+vault_err accounts_structure_exists(struct store *s, const vault_id *id);
+
 /* An account as the API shows it. */
 struct account_info {
 	vault_id id;
@@ -105,7 +112,7 @@ vault_err accounts_get(struct store *s, const vault_id *id, struct account_info 
  * and the old secret stop working in the same transaction. */
 vault_err accounts_recover(struct store *s, const char *login,
     const char *recovery_code, const char *new_secret, size_t new_secret_len,
-    const char *origin, char **new_recovery_codep);
+    const char *origin, vault_id *idp, char **new_recovery_codep);
 
 /* Loads the public key of an account. VAULT_ERR_NOTFOUND if none. */
 vault_err accounts_public_key(struct store *s, const vault_id *id,

@@ -12,7 +12,8 @@
 #define INSTANCE_ADMIN_SECRET_MIN 12
 
 /*
- * Creates the data directory (store_create) and the first administrator.
+ * Creates the data directory (store_create), a self-signed development
+ * TLS certificate (tls.crt, tls.key) and the first administrator.
  * *recovery_codep receives the administrator's recovery code (guarded;
  * sodium_free it). VAULT_ERR_EXISTS if dir is not empty and !force;
  * VAULT_ERR_FORMAT for a bad login; VAULT_ERR_LIMIT for a short secret.

@@ -552,8 +552,11 @@ record_attempt(struct store *s, const vault_id *id, int64_t failed,
 			return db_err(rc);
 		}
 	}
-	if ((r = journal_append(s, &(struct journal_event){ NULL, id, action,
-	    NULL, outcome, origin })) != VAULT_OK ||
+	/* a successful log-in is the account's own act; a failed one is
+	 * nobody's (whoever typed it is unknown) */
+	if ((r = journal_append(s, &(struct journal_event){
+	    strcmp(outcome, "ok") == 0 ? id : NULL, id, action, NULL, outcome,
+	    origin })) != VAULT_OK ||
 	    (locked_now && (r = journal_append(s, &(struct journal_event){ NULL,
 	    id, "session.locked", NULL, "ok", origin })) != VAULT_OK)) {
 		db_rollback(s->db);
@@ -663,7 +666,7 @@ reset_counters(struct store *s, const vault_id *id)
 vault_err
 accounts_recover(struct store *s, const char *login, const char *recovery_code,
     const char *new_secret, size_t new_secret_len, const char *origin,
-    char **new_recovery_codep)
+    vault_id *idp, char **new_recovery_codep)
 {
 	struct keys_record rec;
 	uint8_t *sk = NULL;
@@ -698,9 +701,72 @@ accounts_recover(struct store *s, const char *login, const char *recovery_code,
 		goto out;
 	*new_recovery_codep = code;
 	code = NULL;
+	if (idp != NULL)
+		*idp = rec.account_id;
 out:
 	sodium_free(sk);
 	sodium_free(code);
 	sodium_memzero(&rec, sizeof rec);
 	return r;
+}
+
+/* ---- structures ---------------------------------------------------------- */
+
+vault_err
+accounts_structure_create(struct store *s, const char *name,
+    const vault_id *creator, const char *origin, vault_id *idp)
+{
+	char idt[VAULT_ID_TEXT_LEN + 1];
+	sqlite3_stmt *st;
+	vault_id id;
+	vault_err r;
+	int rc;
+
+	memset(idp, 0, sizeof *idp);
+	if (!name_valid(name))
+		return VAULT_ERR_FORMAT;
+	if ((r = store_writable(s)) != VAULT_OK)
+		return r;
+	vault_id_random(&id);
+	vault_id_to_text(&id, idt);
+	if ((r = db_begin(s->db)) != VAULT_OK)
+		return store_note_failure(s, r);
+	if (sqlite3_prepare_v2(db_handle(s->db), "INSERT INTO structures"
+	    " (structure_id, name, created_at) VALUES (?1, ?2, ?3)", -1, &st,
+	    NULL) != SQLITE_OK) {
+		db_rollback(s->db);
+		return VAULT_ERR_INTERNAL;
+	}
+	sqlite3_bind_text(st, 1, idt, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, vault_os.now_ms());
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE ||
+	    (r = journal_append(s, &(struct journal_event){ creator, NULL,
+	    "structure.create", idt, "ok", origin })) != VAULT_OK) {
+		db_rollback(s->db);
+		return rc != SQLITE_DONE ? db_err(rc) : r;
+	}
+	if ((r = store_note_failure(s, db_commit(s->db))) != VAULT_OK)
+		return r;
+	*idp = id;
+	return VAULT_OK;
+}
+
+vault_err
+accounts_structure_exists(struct store *s, const vault_id *id)
+{
+	char idt[VAULT_ID_TEXT_LEN + 1];
+	sqlite3_stmt *st;
+	int rc;
+
+	vault_id_to_text(id, idt);
+	if (sqlite3_prepare_v2(db_handle(s->db), "SELECT 1 FROM structures"
+	    " WHERE structure_id = ?1", -1, &st, NULL) != SQLITE_OK)
+		return VAULT_ERR_INTERNAL;
+	sqlite3_bind_text(st, 1, idt, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW ? VAULT_OK : rc == SQLITE_DONE ? VAULT_ERR_NOTFOUND : db_err(rc);
 }

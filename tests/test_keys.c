@@ -194,19 +194,19 @@ TEST(recovery_sets_a_new_secret_and_kills_the_old_secret_and_code)
 	CHECK(strcmp(u.role, "person") == 0);
 	account_unlocked_wipe(&u);
 	CHECK_EQ(accounts_recover(s, "amina.k", "ABCD-ABCD-ABCD-ABCD-ABCD-ABCD-ABCD",
-	    "new secret", 10, NULL, &code2), VAULT_ERR_AUTH);
+	    "new secret", 10, NULL, NULL, &code2), VAULT_ERR_AUTH);
 	CHECK(code2 == NULL);
-	CHECK_EQ(accounts_recover(s, "amina.k", "not a code", "new secret", 10, NULL, &code2), VAULT_ERR_FORMAT);
-	CHECK_EQ(accounts_recover(s, "nobody", code, "new secret", 10, NULL, &code2), VAULT_ERR_AUTH);
-	CHECK_EQ(accounts_recover(s, "amina.k", code, "new secret", 10, NULL, &code2), VAULT_OK);
+	CHECK_EQ(accounts_recover(s, "amina.k", "not a code", "new secret", 10, NULL, NULL, &code2), VAULT_ERR_FORMAT);
+	CHECK_EQ(accounts_recover(s, "nobody", code, "new secret", 10, NULL, NULL, &code2), VAULT_ERR_AUTH);
+	CHECK_EQ(accounts_recover(s, "amina.k", code, "new secret", 10, NULL, NULL, &code2), VAULT_OK);
 	REQUIRE(code2 != NULL);
 	CHECK(strcmp(code, code2) != 0);
 	CHECK_EQ(accounts_unlock(s, "amina.k", "old secret", 10, NULL, &u, NULL), VAULT_ERR_AUTH);
 	CHECK_EQ(accounts_unlock(s, "amina.k", "new secret", 10, NULL, &u, NULL), VAULT_OK);
 	account_unlocked_wipe(&u);
 	/* the old code is dead, the new one works */
-	CHECK_EQ(accounts_recover(s, "amina.k", code, "third", 5, NULL, &code3), VAULT_ERR_AUTH);
-	CHECK_EQ(accounts_recover(s, "amina.k", code2, "third", 5, NULL, &code3), VAULT_OK);
+	CHECK_EQ(accounts_recover(s, "amina.k", code, "third", 5, NULL, NULL, &code3), VAULT_ERR_AUTH);
+	CHECK_EQ(accounts_recover(s, "amina.k", code2, "third", 5, NULL, NULL, &code3), VAULT_OK);
 	sodium_free(code);
 	sodium_free(code2);
 	sodium_free(code3);

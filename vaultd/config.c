@@ -1,4 +1,8 @@
-/* config.c: vaultd's command line (see --help). */
+/*
+ * config.c: vaultd's options. Every option can be given on the command line
+ * (--name value) or in a configuration file (name = value, one per line, #
+ * for comments) named by --config; the command line wins.
+ */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -7,9 +11,51 @@
 
 #include "config.h"
 
+enum {
+	O_DATA_DIR = 256, O_LISTEN, O_TLS, O_TLS_CERT, O_TLS_KEY, O_PEPPER,
+	O_MAX_DOC, O_QUOTA, O_ARGON_OPS, O_ARGON_MEM, O_ARGON_CONC,
+	O_SELF_ENROL, O_PUBLIC_URL, O_MAX_CONN, O_MAX_UPLOADS, O_LOGIN_MIN,
+	O_IDLE, O_LIFETIME, O_LOCK_AFTER, O_LOCK_MIN, O_QUIET, O_ROUTES,
+	O_TEST_CLOCK, O_CONFIG, O_HELP,
+};
+
+static const struct option opts[] = {
+	{ "data-dir", required_argument, NULL, O_DATA_DIR },
+	{ "listen", required_argument, NULL, O_LISTEN },
+	{ "tls", no_argument, NULL, O_TLS },
+	{ "tls-cert", required_argument, NULL, O_TLS_CERT },
+	{ "tls-key", required_argument, NULL, O_TLS_KEY },
+	{ "pepper-file", required_argument, NULL, O_PEPPER },
+	{ "max-document-size", required_argument, NULL, O_MAX_DOC },
+	{ "quota", required_argument, NULL, O_QUOTA },
+	{ "argon2-ops", required_argument, NULL, O_ARGON_OPS },
+	{ "argon2-mem-kib", required_argument, NULL, O_ARGON_MEM },
+	{ "argon2-concurrency", required_argument, NULL, O_ARGON_CONC },
+	{ "self-enrolment", no_argument, NULL, O_SELF_ENROL },
+	{ "public-url", required_argument, NULL, O_PUBLIC_URL },
+	{ "max-connections", required_argument, NULL, O_MAX_CONN },
+	{ "max-uploads", required_argument, NULL, O_MAX_UPLOADS },
+	{ "login-min-ms", required_argument, NULL, O_LOGIN_MIN },
+	{ "session-idle", required_argument, NULL, O_IDLE },
+	{ "session-lifetime", required_argument, NULL, O_LIFETIME },
+	{ "lock-after", required_argument, NULL, O_LOCK_AFTER },
+	{ "lock-minutes", required_argument, NULL, O_LOCK_MIN },
+	{ "quiet", no_argument, NULL, O_QUIET },
+	{ "routes", no_argument, NULL, O_ROUTES },
+	{ "test-clock-file", required_argument, NULL, O_TEST_CLOCK },
+	{ "config", required_argument, NULL, O_CONFIG },
+	{ "help", no_argument, NULL, O_HELP },
+	{ NULL, 0, NULL, 0 },
+};
+
 static void
 usage(FILE *f)
 {
+	struct store_options so;
+	struct api_options ao;
+
+	store_options_default(&so);
+	api_options_default(&ao);
 	fprintf(f,
 	    "usage: vaultd [options]\n"
 	    "\n"
@@ -17,90 +63,227 @@ usage(FILE *f)
 	    " (created on first start,\nwith a generated administrator secret "
 	    "printed once) and listens on\n" VAULTD_DEFAULT_LISTEN ".\n"
 	    "\n"
-	    "options:\n"
+	    "  --config FILE            read options from FILE (\"name = value\" lines)\n"
 	    "  --data-dir DIR           data directory made by `vaultctl init`\n"
 	    "  --listen HOST:PORT       address to serve (port 0: any free port);\n"
 	    "                           plain HTTP only on a loopback address\n"
-	    "  --tls                    serve HTTPS\n"
+	    "  --tls                    serve HTTPS (DIR/tls.crt and DIR/tls.key)\n"
+	    "  --tls-cert FILE, --tls-key FILE   another certificate and key (PEM)\n"
+	    "  --public-url URL         base of share links (default: the listening address)\n"
 	    "  --pepper-file PATH       pepper kept outside the data directory\n"
+	    "  --self-enrolment         let people open a vault without an aidant\n"
 	    "  --max-document-size N    bytes (default %llu)\n"
 	    "  --quota N                bytes per person (default %llu)\n"
+	    "  --max-connections N      (default %u)\n"
+	    "  --max-uploads N          uploads at once, 429 beyond (default %u)\n"
 	    "  --argon2-ops N           Argon2id passes (default %llu)\n"
 	    "  --argon2-mem-kib N       Argon2id memory in KiB (default %llu)\n"
+	    "  --argon2-concurrency N   Argon2id evaluations at once (default %u)\n"
+	    "  --login-min-ms N         every log-in answer takes at least N ms (default %lld)\n"
+	    "  --session-idle S         seconds of inactivity that end a session (default %lld)\n"
+	    "  --session-lifetime S     seconds a session lasts at most (default %lld)\n"
+	    "  --lock-after N           failed log-ins in a row that lock an account (default %u)\n"
+	    "  --lock-minutes N         how long the lock lasts (default %lld)\n"
+	    "  --quiet                  no line per request on stderr\n"
+	    "  --routes                 print the routes this build serves, and exit\n"
+	    "  --test-clock-file FILE   tests only: add the milliseconds written in FILE\n"
+	    "                           to the clock\n"
 	    "  --help                   this text\n",
-	    (unsigned long long)STORE_DEFAULT_MAX_DOCUMENT_SIZE,
-	    (unsigned long long)STORE_DEFAULT_QUOTA,
-	    (unsigned long long)keys_pwparams_default.opslimit,
-	    (unsigned long long)(keys_pwparams_default.memlimit >> 10));
+	    (unsigned long long)so.max_document_size,
+	    (unsigned long long)so.quota_bytes, ao.max_connections, ao.max_uploads,
+	    (unsigned long long)so.pw.opslimit,
+	    (unsigned long long)(so.pw.memlimit >> 10), ao.argon_concurrency,
+	    (long long)ao.login_min_ms, (long long)(ao.session_idle_ms / 1000),
+	    (long long)(ao.session_lifetime_ms / 1000), so.lock_threshold,
+	    (long long)(so.lock_ms / 60000));
 }
 
 static int
-parse_u64(const char *name, const char *s, uint64_t *v)
+num(const char *name, const char *s, uint64_t min, uint64_t max, uint64_t *v)
 {
 	unsigned long long x;
 	char *end;
 
 	errno = 0;
 	x = strtoull(s, &end, 10);
-	if (errno != 0 || end == s || *end != '\0' || s[0] == '-') {
-		fprintf(stderr, "vaultd: --%s takes a whole number, not '%s'\n",
-		    name, s);
+	if (errno != 0 || end == s || *end != '\0' || s[0] == '-' || x < min || x > max) {
+		fprintf(stderr, "vaultd: --%s takes a whole number from %llu to %llu, "
+		    "not '%s'\n", name, (unsigned long long)min,
+		    (unsigned long long)max, s);
 		return -1;
 	}
 	*v = x;
 	return 0;
 }
 
+static int
+apply(struct vaultd_config *c, int ch, const char *arg)
+{
+	uint64_t v;
+
+	switch (ch) {
+	case O_DATA_DIR: c->data_dir = arg; return 0;
+	case O_LISTEN: c->listen = arg; return 0;
+	case O_TLS: c->tls = 1; return 0;
+	case O_TLS_CERT: c->tls_cert = arg; return 0;
+	case O_TLS_KEY: c->tls_key = arg; return 0;
+	case O_PEPPER: c->store.pepper_path = arg; return 0;
+	case O_SELF_ENROL: c->api.self_enrolment = 1; return 0;
+	case O_QUIET: c->api.quiet = 1; return 0;
+	case O_ROUTES: c->print_routes = 1; return 0;
+	case O_TEST_CLOCK: c->test_clock_file = arg; return 0;
+	case O_PUBLIC_URL:
+		if (strlen(arg) >= sizeof c->api.public_url ||
+		    (strncmp(arg, "http://", 7) != 0 && strncmp(arg, "https://", 8) != 0)) {
+			fprintf(stderr, "vaultd: --public-url is an http:// or https:// URL\n");
+			return -1;
+		}
+		snprintf(c->api.public_url, sizeof c->api.public_url, "%s", arg);
+		while (strlen(c->api.public_url) > 8 &&
+		    c->api.public_url[strlen(c->api.public_url) - 1] == '/')
+			c->api.public_url[strlen(c->api.public_url) - 1] = '\0';
+		return 0;
+	case O_MAX_DOC:
+		return num("max-document-size", arg, 1, 1ull << 40, &c->store.max_document_size);
+	case O_QUOTA:
+		return num("quota", arg, 1, 1ull << 44, &c->store.quota_bytes);
+	case O_ARGON_OPS:
+		return num("argon2-ops", arg, 1, 64, &c->store.pw.opslimit);
+	case O_ARGON_MEM:
+		if (num("argon2-mem-kib", arg, 8, 4u << 20, &v) != 0)
+			return -1;
+		c->store.pw.memlimit = v << 10;
+		return 0;
+	case O_ARGON_CONC:
+		if (num("argon2-concurrency", arg, 1, 64, &v) != 0)
+			return -1;
+		c->api.argon_concurrency = (unsigned)v;
+		return 0;
+	case O_MAX_CONN:
+		if (num("max-connections", arg, 4, 4096, &v) != 0)
+			return -1;
+		c->api.max_connections = (unsigned)v;
+		return 0;
+	case O_MAX_UPLOADS:
+		if (num("max-uploads", arg, 1, 1024, &v) != 0)
+			return -1;
+		c->api.max_uploads = (unsigned)v;
+		return 0;
+	case O_LOGIN_MIN:
+		if (num("login-min-ms", arg, 0, 10000, &v) != 0)
+			return -1;
+		c->api.login_min_ms = (int64_t)v;
+		return 0;
+	case O_IDLE:
+		if (num("session-idle", arg, 1, 86400, &v) != 0)
+			return -1;
+		c->api.session_idle_ms = (int64_t)v * 1000;
+		return 0;
+	case O_LIFETIME:
+		if (num("session-lifetime", arg, 1, 7 * 86400, &v) != 0)
+			return -1;
+		c->api.session_lifetime_ms = (int64_t)v * 1000;
+		return 0;
+	case O_LOCK_AFTER:
+		if (num("lock-after", arg, 1, 1000, &v) != 0)
+			return -1;
+		c->store.lock_threshold = (unsigned)v;
+		return 0;
+	case O_LOCK_MIN:
+		if (num("lock-minutes", arg, 1, 24 * 60, &v) != 0)
+			return -1;
+		c->store.lock_ms = (int64_t)v * 60000;
+		return 0;
+	}
+	return -1;
+}
+
+/* Reads "name = value" lines and applies them as options. */
+static int
+read_config(struct vaultd_config *c, const char *path)
+{
+	char line[1024], *name, *value, *end;
+	const struct option *o;
+	unsigned lineno = 0;
+	FILE *f;
+
+	if ((f = fopen(path, "r")) == NULL) {
+		fprintf(stderr, "vaultd: cannot read %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	while (fgets(line, sizeof line, f) != NULL) {
+		lineno++;
+		if (strchr(line, '\n') == NULL && !feof(f)) {
+			fprintf(stderr, "vaultd: %s:%u: line too long\n", path, lineno);
+			goto fail;
+		}
+		line[strcspn(line, "\r\n")] = '\0';
+		for (name = line; *name == ' ' || *name == '\t'; name++)
+			;
+		if (*name == '#' || *name == '\0')
+			continue;
+		value = strchr(name, '=');
+		for (end = value != NULL ? value : name + strlen(name);
+		    end > name && (end[-1] == ' ' || end[-1] == '\t'); end--)
+			;
+		if (value != NULL)
+			for (value++; *value == ' ' || *value == '\t'; value++)
+				;
+		*end = '\0';
+		for (o = opts; o->name != NULL; o++)
+			if (strcmp(o->name, name) == 0)
+				break;
+		if (o->name == NULL || o->val == O_CONFIG || o->val == O_HELP ||
+		    o->val == O_ROUTES) {
+			fprintf(stderr, "vaultd: %s:%u: unknown option '%s'\n", path,
+			    lineno, name);
+			goto fail;
+		}
+		if ((o->has_arg == required_argument) != (value != NULL && *value != '\0')) {
+			fprintf(stderr, "vaultd: %s:%u: '%s' %s a value\n", path, lineno,
+			    name, o->has_arg == required_argument ? "needs" : "takes no");
+			goto fail;
+		}
+		/* kept for the life of the process: options point into it */
+		if (apply(c, o->val, value != NULL ? strdup(value) : NULL) != 0) {
+			fprintf(stderr, "vaultd: (in %s, line %u)\n", path, lineno);
+			goto fail;
+		}
+	}
+	fclose(f);
+	return 0;
+fail:
+	fclose(f);
+	return -1;
+}
+
 int
 vaultd_config_parse(struct vaultd_config *c, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "data-dir", required_argument, NULL, 'd' },
-		{ "listen", required_argument, NULL, 'l' },
-		{ "tls", no_argument, NULL, 't' },
-		{ "pepper-file", required_argument, NULL, 'p' },
-		{ "max-document-size", required_argument, NULL, 'M' },
-		{ "quota", required_argument, NULL, 'Q' },
-		{ "argon2-ops", required_argument, NULL, 'o' },
-		{ "argon2-mem-kib", required_argument, NULL, 'm' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	uint64_t v;
-	int ch;
+	int ch, i;
 
 	memset(c, 0, sizeof *c);
 	c->listen = VAULTD_DEFAULT_LISTEN;
 	store_options_default(&c->store);
+	api_options_default(&c->api);
+	/* the configuration file first, so that the command line wins */
+	for (i = 1; i + 1 < argc; i++)
+		if (strcmp(argv[i], "--config") == 0 && read_config(c, argv[i + 1]) != 0)
+			return -1;
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		switch (ch) {
-		case 'd': c->data_dir = optarg; break;
-		case 'l': c->listen = optarg; break;
-		case 't': c->tls = 1; break;
-		case 'p': c->store.pepper_path = optarg; break;
-		case 'M':
-			if (parse_u64("max-document-size", optarg,
-			    &c->store.max_document_size) != 0)
-				return -1;
-			break;
-		case 'Q':
-			if (parse_u64("quota", optarg, &c->store.quota_bytes) != 0)
-				return -1;
-			break;
-		case 'o':
-			if (parse_u64("argon2-ops", optarg, &c->store.pw.opslimit) != 0)
-				return -1;
-			break;
-		case 'm':
-			if (parse_u64("argon2-mem-kib", optarg, &v) != 0 ||
-			    v > (1ull << 32))
-				return -1;
-			c->store.pw.memlimit = v << 10;
-			break;
-		case 'h': usage(stdout); return 1;
-		default: usage(stderr); return -1;
+		if (ch == O_HELP) {
+			usage(stdout);
+			return 1;
 		}
+		if (ch == O_CONFIG)
+			continue;
+		if (ch == '?' || ch == ':') {
+			usage(stderr);
+			return -1;
+		}
+		if (apply(c, ch, optarg) != 0)
+			return -1;
 	}
 	if (optind != argc) {
 		fprintf(stderr, "vaultd: unexpected argument '%s'\n", argv[optind]);
@@ -109,6 +292,10 @@ vaultd_config_parse(struct vaultd_config *c, int argc, char **argv)
 	if (keys_pwparams_check(&c->store.pw) != VAULT_OK) {
 		fprintf(stderr, "vaultd: Argon2id cost out of range\n");
 		return -1;
+	}
+	if (c->print_routes) {
+		api_print_routes();
+		return 1;
 	}
 	return 0;
 }

@@ -18,12 +18,14 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "api.h"
 #include "config.h"
 #include "instance.h"
 #include "store.h"
+#include "vault_os.h"
 
 /* Parses HOST:PORT or [V6]:PORT into ss. Returns 0 or -1. */
 static int
@@ -108,6 +110,57 @@ bind_listen(const struct sockaddr_storage *ss, socklen_t len, char *shown,
 	return fd;
 }
 
+/* --test-clock-file: the real clock plus the milliseconds the file holds,
+ * so that tests can move time forward (mandate and link expiry). Never
+ * set in production; vaultd says so on start-up when it is. */
+static const char *clock_file;
+
+static int64_t
+real_clock_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t
+test_clock_ms(void)
+{
+	char buf[32];
+	FILE *f = fopen(clock_file, "r");
+	long long off = 0;
+
+	if (f != NULL) {
+		if (fgets(buf, sizeof buf, f) != NULL)
+			off = strtoll(buf, NULL, 10);
+		fclose(f);
+	}
+	return real_clock_ms() + off;
+}
+
+/* Reads a whole PEM file into memory the caller frees (the key with
+ * sodium_free: it is a secret). */
+static char *
+read_pem(const char *path, int secret)
+{
+	char *buf;
+	FILE *f;
+	size_t n;
+
+	if ((f = fopen(path, "r")) == NULL)
+		return NULL;
+	buf = secret ? sodium_malloc(65536) : malloc(65536);
+	if (buf == NULL) {
+		fclose(f);
+		return NULL;
+	}
+	n = fread(buf, 1, 65535, f);
+	buf[n] = '\0';
+	fclose(f);
+	return buf;
+}
+
 /* The embedded default: ./var/vault, created on first start. */
 static int
 ensure_default_data_dir(const struct vaultd_config *c)
@@ -150,8 +203,9 @@ main(int argc, char **argv)
 	struct vaultd_config c;
 	struct api_server *srv = NULL;
 	struct store *s = NULL;
+	char *cert = NULL, *key = NULL;
 	const char *dir;
-	char shown[128];
+	char shown[128], path[4096];
 	sigset_t set;
 	socklen_t sl;
 	vault_err r;
@@ -173,12 +227,12 @@ main(int argc, char **argv)
 		    "not '%s'\n", c.listen);
 		return 2;
 	}
-	if (c.tls) {
-		fprintf(stderr, "vaultd: --tls is not available in this build yet; "
-		    "serve on a loopback address behind a TLS proxy\n");
-		return 2;
+	if (c.test_clock_file != NULL) {
+		clock_file = c.test_clock_file;
+		vault_os.now_ms = test_clock_ms;
+		fprintf(stderr, "vaultd: the clock follows %s (tests only)\n", clock_file);
 	}
-	if (!is_loopback(&ss)) {
+	if (!c.tls && !is_loopback(&ss)) {
 		fprintf(stderr, "vaultd: plain HTTP is served only on a loopback "
 		    "address; use --tls to listen on %s\n", c.listen);
 		return 2;
@@ -196,6 +250,25 @@ main(int argc, char **argv)
 		    " (is the pepper file readable by group or others?)" : "");
 		return 1;
 	}
+	if (c.tls) {
+		if (c.tls_cert == NULL)
+			snprintf(path, sizeof path, "%s/tls.crt", dir);
+		cert = read_pem(c.tls_cert != NULL ? c.tls_cert : path, 0);
+		if (c.tls_key == NULL)
+			snprintf(path, sizeof path, "%s/tls.key", dir);
+		key = read_pem(c.tls_key != NULL ? c.tls_key : path, 1);
+		if (cert == NULL || key == NULL) {
+			fprintf(stderr, "vaultd: --tls needs a certificate and a key "
+			    "(tls.crt and tls.key in the data directory, or --tls-cert "
+			    "and --tls-key)\n");
+			free(cert);
+			sodium_free(key);
+			store_close(s);
+			return 1;
+		}
+		c.api.tls_cert_pem = cert;
+		c.api.tls_key_pem = key;
+	}
 	if (rep.tmp_removed || rep.orphan_blobs || rep.missing_blobs || rep.stray_files)
 		fprintf(stderr, "vaultd: start-up: removed %u unfinished uploads; "
 		    "%u blobs without a document, %u documents without a blob, "
@@ -212,7 +285,10 @@ main(int argc, char **argv)
 		store_close(s);
 		return 1;
 	}
-	if ((r = api_server_start(fd, s, &srv)) != VAULT_OK) {
+	if (c.api.public_url[0] == '\0')
+		snprintf(c.api.public_url, sizeof c.api.public_url, "%s://%s",
+		    c.tls ? "https" : "http", shown);
+	if ((r = api_server_start(fd, s, &c.api, &srv)) != VAULT_OK) {
 		fprintf(stderr, "vaultd: cannot start the HTTP server: %s\n",
 		    vault_strerror(r));
 		close(fd);
@@ -225,9 +301,12 @@ main(int argc, char **argv)
 		if (sig == SIGTERM || sig == SIGINT)
 			break;
 	}
-	api_server_stop(srv);
+	fprintf(stderr, "vaultd: stopping: finishing requests in flight\n");
+	api_server_stop(srv, 30000);
 	close(fd);
 	store_close(s);
+	free(cert);
+	sodium_free(key);
 	fprintf(stderr, "vaultd: stopped\n");
 	return 0;
 }

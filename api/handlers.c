@@ -1,0 +1,1309 @@
+/*
+ * handlers.c: the routes of DESIGN.md and who may call each.
+ *
+ * Divisions: who is asking (roles, the person herself, an aidant's
+ * mandate); JSON shapes; accounts and sessions; documents; mandates;
+ * shares; the journal; routes not yet served; the route table.
+ *
+ * Authorisation is decided here, once per handler, before anything is read
+ * or written; storage/ then enforces the same thing with keys: an aidant
+ * without a read mandate holds no wrapping that would open a paper.
+ */
+#include <ctype.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "accounts.h"
+#include "documents.h"
+#include "http.h"
+#include "instance.h"
+#include "journal.h"
+#include "mandates.h"
+#include "shares.h"
+#include "vault_os.h"
+
+/* ---- who is asking ------------------------------------------------------- */
+
+static int
+role_is(const struct api_request *rq, const char *role)
+{
+	return rq->have_session && strcmp(rq->sess.role, role) == 0;
+}
+
+static int
+is_aidant(const struct api_request *rq)
+{
+	return role_is(rq, "aidant") || role_is(rq, "structure_admin");
+}
+
+static int
+is_self(const struct api_request *rq, const vault_id *pid)
+{
+	return role_is(rq, "person") &&
+	    memcmp(rq->sess.account.b, pid->b, VAULT_ID_LEN) == 0;
+}
+
+static enum MHD_Result
+forbidden(struct api_request *rq)
+{
+	return api_error(rq, 403, "forbidden",
+	    "You may not do this for this person.");
+}
+
+/* The session as the unlocked account storage/ expects (borrowing its key). */
+static struct account_unlocked
+session_account(const struct api_request *rq)
+{
+	struct account_unlocked u;
+
+	memset(&u, 0, sizeof u);
+	u.id = rq->sess.account;
+	memcpy(u.role, rq->sess.role, sizeof u.role);
+	memcpy(u.pk, rq->sess.pk, sizeof u.pk);
+	u.sk = rq->sess.sk;
+	return u;
+}
+
+/* The person herself (owner holder), or an aidant with an active read
+ * mandate from her (his mandates' wrappings). Anyone else: 403. */
+static int
+reader_holder(struct api_request *rq, const vault_id *pid, struct doc_holder *h,
+    unsigned *mask)
+{
+	vault_err r;
+
+	memset(h, 0, sizeof *h);
+	*mask = MANDATE_ALL_CATEGORIES;
+	if (is_self(rq, pid) && rq->sess.sk != NULL) {
+		h->is_owner = 1;
+	} else if (is_aidant(rq) && rq->sess.sk != NULL) {
+		if ((r = mandates_categories(rq->st, &rq->sess.account, pid,
+		    MANDATE_SCOPE_READ, mask)) != VAULT_OK) {
+			api_vault_error(rq, r);
+			return -1;
+		}
+		if (*mask == 0) {
+			forbidden(rq);
+			return -1;
+		}
+	} else {
+		forbidden(rq);
+		return -1;
+	}
+	h->account = rq->sess.account;
+	h->pk = rq->sess.pk;
+	h->sk = rq->sess.sk;
+	return 0;
+}
+
+/* Journals a read by an aidant as the use of his mandate too. */
+static void
+journal_read(struct api_request *rq, const vault_id *pid, const char *action,
+    const char *object, int category)
+{
+	char mt[VAULT_ID_TEXT_LEN + 1];
+	vault_id mid;
+
+	(void)journal_record(rq->st, &(struct journal_event){ &rq->sess.account,
+	    pid, action, object, "ok", rq->origin });
+	if (!is_self(rq, pid) && mandates_check(rq->st, &rq->sess.account, pid,
+	    MANDATE_SCOPE_READ, category, &mid) == VAULT_OK) {
+		vault_id_to_text(&mid, mt);
+		(void)journal_record(rq->st, &(struct journal_event){
+		    &rq->sess.account, pid, "mandate.use", mt, "ok", rq->origin });
+	}
+}
+
+/* ---- JSON shapes ---------------------------------------------------------- */
+
+static json_t *
+id_json(const vault_id *id)
+{
+	char t[VAULT_ID_TEXT_LEN + 1];
+
+	vault_id_to_text(id, t);
+	return json_string(t);
+}
+
+static json_t *
+time_json(int64_t ms)
+{
+	char t[32];
+
+	if (ms <= 0)
+		return json_null();
+	api_time(ms, t);
+	return json_string(t);
+}
+
+/* {account_id, role, display_name, structure_id}, or null. */
+static json_t *
+actor_json(struct store *st, const vault_id *id)
+{
+	struct account_info a;
+
+	if (id == NULL || accounts_get(st, id, &a) != VAULT_OK)
+		return json_null();
+	return json_pack("{s:o, s:s, s:s, s:o}", "account_id", id_json(id),
+	    "role", a.role, "display_name", a.display_name, "structure_id",
+	    a.has_structure ? id_json(&a.structure_id) : json_null());
+}
+
+static json_t *
+document_json(struct store *st, const struct document_info *d)
+{
+	char sha[65];
+
+	sodium_bin2hex(sha, sizeof sha, d->sha256, 32);
+	return json_pack("{s:o, s:o, s:s, s:s, s:s, s:I, s:s, s:o, s:o, s:o, s:o}",
+	    "document_id", id_json(&d->id), "person_id", id_json(&d->owner),
+	    "title", d->title, "category", d->category, "media_type", d->media_type,
+	    "size", (json_int_t)d->size, "sha256", sha,
+	    "issued", d->issued[0] ? json_string(d->issued) : json_null(),
+	    "expires", d->expires[0] ? json_string(d->expires) : json_null(),
+	    "deposited_by", actor_json(st, &d->deposited_by),
+	    "deposited_at", time_json(d->deposited_at));
+}
+
+static json_t *
+scopes_json(int scopes)
+{
+	json_t *a = json_array();
+
+	if (scopes & MANDATE_SCOPE_DEPOSIT)
+		json_array_append_new(a, json_string("deposit"));
+	if (scopes & MANDATE_SCOPE_READ)
+		json_array_append_new(a, json_string("read"));
+	return a;
+}
+
+static json_t *
+categories_json(unsigned mask)
+{
+	json_t *a = json_array();
+	int i;
+
+	for (i = 0; i < DOC_CATEGORY_COUNT; i++)
+		if (mask & (1u << i))
+			json_array_append_new(a, json_string(documents_category_name(i)));
+	return a;
+}
+
+/* ---- accounts and sessions --------------------------------------------------- */
+
+/* Secret policy (SECURITY.md): a person's secret only has to be non-empty;
+ * people who guard others' papers need longer ones. */
+static size_t
+secret_min(const char *role)
+{
+	if (strcmp(role, "person") == 0)
+		return 1;
+	if (strcmp(role, "aidant") == 0 || strcmp(role, "structure_admin") == 0)
+		return 10;
+	return INSTANCE_ADMIN_SECRET_MIN;
+}
+
+static enum MHD_Result
+bad_secret(struct api_request *rq, const char *role)
+{
+	char msg[128];
+
+	snprintf(msg, sizeof msg, "The secret must have at least %zu character%s.",
+	    secret_min(role), secret_min(role) > 1 ? "s" : "");
+	return api_error(rq, 400, "weak_secret", msg);
+}
+
+static enum MHD_Result
+h_login(struct api_request *rq)
+{
+	struct account_unlocked u;
+	struct unlock_report rep;
+	char token[SESSION_TOKEN_TEXT_LEN + 1];
+	const char *login, *secret;
+	enum MHD_Result ret;
+	int64_t expires;
+	json_t *o;
+	vault_err r;
+
+	if (api_ip_check(rq) != 0)
+		return MHD_YES;
+	if ((o = api_body_json(rq)) == NULL)
+		return MHD_YES;
+	if (api_json_string(rq, o, "login", 1, 256, &login) != 0 ||
+	    api_json_string(rq, o, "secret", 1, KEYS_SECRET_MAX_LEN, &secret) != 0) {
+		json_decref(o);
+		return MHD_YES;
+	}
+	if (api_argon_enter(rq) != 0) {
+		json_decref(o);
+		return MHD_YES;
+	}
+	r = accounts_unlock(rq->st, login, secret, strlen(secret), rq->origin, &u, &rep);
+	api_argon_leave(rq);
+	json_decref(o);
+	api_ip_result(rq, r == VAULT_OK);
+	/* Every answer to a log-in takes the same minimum time, whatever
+	 * happened: nothing tells a wrong secret from an unknown login. */
+	api_login_floor(rq);
+	if (r == VAULT_ERR_AUTH)
+		return api_error(rq, 401, "invalid_credentials",
+		    "The login or the secret is wrong.");
+	if (r != VAULT_OK)
+		return api_vault_error(rq, r);
+	if ((r = sessions_open(rq->srv->sessions, &u, token, &expires)) != VAULT_OK) {
+		account_unlocked_wipe(&u);
+		return api_error(rq, 503, "busy", "Too many open sessions. Try again later.");
+	}
+	vault_id_to_text(&u.id, rq->log_account);
+	ret = api_json(rq, 201, json_pack("{s:s, s:s, s:o, s:o}", "token", token,
+	    "role", u.role, "account_id", id_json(&u.id), "expires_at",
+	    time_json(expires)));
+	sodium_memzero(token, sizeof token);
+	account_unlocked_wipe(&u);
+	return ret;
+}
+
+static enum MHD_Result
+h_logout(struct api_request *rq)
+{
+	sessions_close(rq->srv->sessions, rq->sess.token_hash);
+	(void)journal_record(rq->st, &(struct journal_event){ &rq->sess.account,
+	    &rq->sess.account, "session.logout", NULL, "ok", rq->origin });
+	return api_no_content(rq);
+}
+
+static enum MHD_Result
+h_me(struct api_request *rq)
+{
+	struct account_info a;
+	uint64_t used;
+	json_t *o;
+	vault_err r;
+
+	if ((r = accounts_get(rq->st, &rq->sess.account, &a)) != VAULT_OK)
+		return api_vault_error(rq, r);
+	o = json_pack("{s:o, s:s, s:s, s:s, s:o}", "account_id",
+	    id_json(&a.id), "login", a.login, "role", a.role, "display_name",
+	    a.display_name, "structure_id", a.has_structure ?
+	    id_json(&a.structure_id) : json_null());
+	if (strcmp(a.role, "person") == 0) {
+		if ((r = documents_usage(rq->st, &a.id, &used)) != VAULT_OK) {
+			json_decref(o);
+			return api_vault_error(rq, r);
+		}
+		json_object_set_new(o, "usage_bytes", json_integer((json_int_t)used));
+		json_object_set_new(o, "quota_bytes",
+		    json_integer((json_int_t)rq->st->opt.quota_bytes));
+	}
+	json_object_set_new(o, "session_expires_at", time_json(rq->sess.expires_at));
+	return api_json(rq, 200, o);
+}
+
+static enum MHD_Result
+account_create_error(struct api_request *rq, vault_err r)
+{
+	if (r == VAULT_ERR_EXISTS)
+		return api_error(rq, 409, "login_taken", "This login is already used.");
+	if (r == VAULT_ERR_FORMAT)
+		return api_error(rq, 400, "bad_request", "A login has 3 to 64 "
+		    "characters among a-z 0-9 . _ -, and a name 1 to 128 characters.");
+	return api_vault_error(rq, r);
+}
+
+/* An aidant (or an administrator) enrols a person, who later chooses her
+ * own secret with the activation code; with self-enrolment on, anyone may
+ * enrol herself with a secret. Nobody sets a person's secret for her. */
+static enum MHD_Result
+h_persons_create(struct api_request *rq)
+{
+	const char *login, *name, *secret;
+	char *code = NULL;
+	enum MHD_Result ret;
+	int64_t expires;
+	vault_id id;
+	json_t *o;
+	vault_err r;
+
+	if (rq->have_session && !is_aidant(rq) && !role_is(rq, "instance_admin"))
+		return forbidden(rq);
+	if (!rq->have_session && !rq->srv->opt.self_enrolment)
+		return api_error(rq, 401, "unauthorized",
+		    "Ask an aidant to open your vault, or log in first.");
+	if ((o = api_body_json(rq)) == NULL)
+		return MHD_YES;
+	if (api_json_string(rq, o, "login", 1, ACCOUNT_LOGIN_MAX, &login) != 0 ||
+	    api_json_string(rq, o, "display_name", 1, ACCOUNT_NAME_MAX, &name) != 0 ||
+	    api_json_string(rq, o, "secret", 0, KEYS_SECRET_MAX_LEN, &secret) != 0) {
+		json_decref(o);
+		return MHD_YES;
+	}
+	if (rq->have_session) {
+		if (secret != NULL) {
+			json_decref(o);
+			return api_error(rq, 400, "secret_not_allowed", "Nobody sets a "
+			    "person's secret for her: she chooses it herself with "
+			    "her activation code.");
+		}
+		r = accounts_enrol(rq->st, login, name, &rq->sess.account, rq->origin,
+		    &id, &code, &expires);
+		json_decref(o);
+		if (r != VAULT_OK)
+			return account_create_error(rq, r);
+		ret = api_json(rq, 201, json_pack("{s:o, s:s, s:o}", "person_id",
+		    id_json(&id), "activation_code", code, "activation_expires_at",
+		    time_json(expires)));
+		sodium_free(code);
+		return ret;
+	}
+	if (secret == NULL || strlen(secret) < secret_min("person")) {
+		json_decref(o);
+		return bad_secret(rq, "person");
+	}
+	if (api_argon_enter(rq) != 0) {
+		json_decref(o);
+		return MHD_YES;
+	}
+	r = accounts_create(rq->st, login, name, "person", NULL, NULL, secret,
+	    strlen(secret), &id, &code);
+	api_argon_leave(rq);
+	json_decref(o);
+	if (r != VAULT_OK)
+		return account_create_error(rq, r);
+	ret = api_json(rq, 201, json_pack("{s:o, s:s}", "person_id", id_json(&id),
+	    "recovery_code", code));
+	sodium_free(code);
+	return ret;
+}
+
+static enum MHD_Result
+h_activate(struct api_request *rq)
+{
+	const char *login, *acode, *secret;
+	char *code = NULL;
+	enum MHD_Result ret;
+	vault_id id;
+	json_t *o;
+	vault_err r;
+
+	if (api_ip_check(rq) != 0)
+		return MHD_YES;
+	if ((o = api_body_json(rq)) == NULL)
+		return MHD_YES;
+	if (api_json_string(rq, o, "login", 1, 256, &login) != 0 ||
+	    api_json_string(rq, o, "activation_code", 1, 64, &acode) != 0 ||
+	    api_json_string(rq, o, "secret", 1, KEYS_SECRET_MAX_LEN, &secret) != 0) {
+		json_decref(o);
+		return MHD_YES;
+	}
+	if (strlen(secret) < secret_min("person")) {
+		json_decref(o);
+		return bad_secret(rq, "person");
+	}
+	if (api_argon_enter(rq) != 0) {
+		json_decref(o);
+		return MHD_YES;
+	}
+	r = accounts_activate(rq->st, login, acode, secret, strlen(secret),
+	    rq->origin, &id, &code);
+	api_argon_leave(rq);
+	json_decref(o);
+	api_ip_result(rq, r == VAULT_OK);
+	api_login_floor(rq);
+	if (r == VAULT_ERR_AUTH)
+		return api_error(rq, 401, "invalid_code", "The login or the activation "
+		    "code is wrong, or the code has expired. Ask your aidant for a new one.");
+	if (r != VAULT_OK)
+		return api_vault_error(rq, r);
+	ret = api_json(rq, 201, json_pack("{s:o, s:s}", "person_id", id_json(&id),
+	    "recovery_code", code));
+	sodium_free(code);
+	return ret;
+}
+
+static enum MHD_Result
+h_recover(struct api_request *rq)
+{
+	const char *login, *rcode, *secret;
+	char *code = NULL;
+	vault_id id;
+	enum MHD_Result ret;
+	json_t *o;
+	vault_err r;
+
+	if (api_ip_check(rq) != 0)
+		return MHD_YES;
+	if ((o = api_body_json(rq)) == NULL)
+		return MHD_YES;
+	if (api_json_string(rq, o, "login", 1, 256, &login) != 0 ||
+	    api_json_string(rq, o, "recovery_code", 1, 128, &rcode) != 0 ||
+	    api_json_string(rq, o, "new_secret", 1, KEYS_SECRET_MAX_LEN, &secret) != 0) {
+		json_decref(o);
+		return MHD_YES;
+	}
+	if (strlen(secret) < secret_min("person")) {
+		json_decref(o);
+		return bad_secret(rq, "person");
+	}
+	if (api_argon_enter(rq) != 0) {
+		json_decref(o);
+		return MHD_YES;
+	}
+	r = accounts_recover(rq->st, login, rcode, secret, strlen(secret),
+	    rq->origin, &id, &code);
+	/* Sessions opened with the old secret end now. */
+	if (r == VAULT_OK)
+		sessions_close_account(rq->srv->sessions, &id);
+	api_argon_leave(rq);
+	json_decref(o);
+	api_ip_result(rq, r == VAULT_OK);
+	api_login_floor(rq);
+	if (r == VAULT_ERR_AUTH || r == VAULT_ERR_FORMAT)
+		return api_error(rq, 401, "invalid_code",
+		    "The login or the recovery code is wrong.");
+	if (r != VAULT_OK)
+		return api_vault_error(rq, r);
+	ret = api_json(rq, 200, json_pack("{s:s}", "recovery_code", code));
+	sodium_free(code);
+	return ret;
+}
+
+static enum MHD_Result
+h_structures_create(struct api_request *rq)
+{
+	const char *name;
+	vault_id id;
+	json_t *o;
+	vault_err r;
+
+	if (!role_is(rq, "instance_admin"))
+		return forbidden(rq);
+	if ((o = api_body_json(rq)) == NULL)
+		return MHD_YES;
+	if (api_json_string(rq, o, "name", 1, ACCOUNT_NAME_MAX, &name) != 0) {
+		json_decref(o);
+		return MHD_YES;
+	}
+	r = accounts_structure_create(rq->st, name, &rq->sess.account, rq->origin, &id);
+	json_decref(o);
+	if (r != VAULT_OK)
+		return account_create_error(rq, r);
+	return api_json(rq, 201, json_pack("{s:o}", "structure_id", id_json(&id)));
+}
+
+/* Accounts made with a secret by someone else: aidants (by their structure's
+ * administrator or the instance administrator) and auditors. */
+static enum MHD_Result
+create_member(struct api_request *rq, const char *role, const vault_id *structure,
+    const char *id_field)
+{
+	const char *login, *name, *secret;
+	char *code = NULL;
+	vault_id id;
+	json_t *o;
+	vault_err r;
+
+	if ((o = api_body_json(rq)) == NULL)
+		return MHD_YES;
+	if (api_json_string(rq, o, "login", 1, ACCOUNT_LOGIN_MAX, &login) != 0 ||
+	    api_json_string(rq, o, "display_name", 1, ACCOUNT_NAME_MAX, &name) != 0 ||
+	    api_json_string(rq, o, "secret", 1, KEYS_SECRET_MAX_LEN, &secret) != 0) {
+		json_decref(o);
+		return MHD_YES;
+	}
+	if (role == NULL) {
+		const char *want;
+		if (api_json_string(rq, o, "role", 0, 32, &want) != 0) {
+			json_decref(o);
+			return MHD_YES;
+		}
+		role = want == NULL ? "aidant" : want;
+		if (strcmp(role, "aidant") != 0 && strcmp(role, "structure_admin") != 0) {
+			json_decref(o);
+			return api_error(rq, 400, "bad_role",
+			    "The role is \"aidant\" or \"structure_admin\".");
+		}
+	}
+	if (strlen(secret) < secret_min(role)) {
+		json_decref(o);
+		return bad_secret(rq, role);
+	}
+	if (api_argon_enter(rq) != 0) {
+		json_decref(o);
+		return MHD_YES;
+	}
+	r = accounts_create(rq->st, login, name, role, structure, &rq->sess.account,
+	    secret, strlen(secret), &id, &code);
+	api_argon_leave(rq);
+	json_decref(o);
+	/* The recovery code of an account made by someone else goes to
+	 * nobody: its holder resets a lost secret through her administrator. */
+	sodium_free(code);
+	if (r != VAULT_OK)
+		return account_create_error(rq, r);
+	return api_json(rq, 201, json_pack("{s:o}", id_field, id_json(&id)));
+}
+
+static enum MHD_Result
+h_aidants_create(struct api_request *rq)
+{
+	struct account_info me;
+	vault_id sid;
+	vault_err r;
+
+	if (api_param_id(rq, 0, &sid) != 0)
+		return MHD_YES;
+	if (role_is(rq, "structure_admin")) {
+		if ((r = accounts_get(rq->st, &rq->sess.account, &me)) != VAULT_OK)
+			return api_vault_error(rq, r);
+		if (!me.has_structure || memcmp(me.structure_id.b, sid.b, VAULT_ID_LEN) != 0)
+			return api_error(rq, 403, "forbidden",
+			    "You administer another structure.");
+	} else if (!role_is(rq, "instance_admin"))
+		return forbidden(rq);
+	if ((r = accounts_structure_exists(rq->st, &sid)) != VAULT_OK)
+		return api_vault_error(rq, r);
+	return create_member(rq, NULL, &sid, "aidant_id");
+}
+
+static enum MHD_Result
+h_auditors_create(struct api_request *rq)
+{
+	if (!role_is(rq, "instance_admin"))
+		return forbidden(rq);
+	return create_member(rq, "auditor", NULL, "auditor_id");
+}
+
+/* ---- documents ------------------------------------------------------------ */
+
+/* "application/pdf; charset=…" → "application/pdf", lower case. */
+static void
+media_type_of(struct api_request *rq, char out[DOC_MEDIA_TYPE_MAX + 1])
+{
+	const char *ct = MHD_lookup_connection_value(rq->c, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_CONTENT_TYPE);
+	size_t i;
+
+	if (ct == NULL || *ct == '\0')
+		ct = "application/octet-stream";
+	for (i = 0; ct[i] != '\0' && ct[i] != ';' && ct[i] != ' ' &&
+	    i < DOC_MEDIA_TYPE_MAX; i++)
+		out[i] = (char)tolower((unsigned char)ct[i]);
+	out[i] = '\0';
+}
+
+enum MHD_Result api_upload_begin(struct api_request *rq);
+
+/* First call of a deposit: everything is checked before a byte is read. */
+enum MHD_Result
+api_upload_begin(struct api_request *rq)
+{
+	char media[DOC_MEDIA_TYPE_MAX + 1];
+	struct document_meta m;
+	const char *cl;
+	uint64_t len = 0, used;
+	vault_id pid;
+	int cat, have_len = 0;
+	vault_err r;
+
+	if (api_param_id(rq, 0, &pid) != 0)
+		return MHD_YES;
+	m.title = api_arg(rq, "title");
+	m.category = api_arg(rq, "category");
+	m.issued = api_arg(rq, "issued");
+	m.expires = api_arg(rq, "expires");
+	if (m.issued != NULL && *m.issued == '\0')
+		m.issued = NULL;
+	if (m.expires != NULL && *m.expires == '\0')
+		m.expires = NULL;
+	media_type_of(rq, media);
+	m.media_type = media;
+	if (m.title == NULL || *m.title == '\0' || strlen(m.title) > DOC_TITLE_MAX)
+		return api_error(rq, 400, "bad_title",
+		    "Give the paper a title (\"title\"), up to 200 bytes.");
+	if ((cat = documents_category_index(m.category)) < 0)
+		return api_error(rq, 400, "bad_category", "The category is not one of: "
+		    "identity, residence, health, housing, employment, income, tax, "
+		    "family, schooling, bank, justice, other.");
+	if ((m.issued != NULL && !documents_date_valid(m.issued)) ||
+	    (m.expires != NULL && !documents_date_valid(m.expires)))
+		return api_error(rq, 400, "bad_date",
+		    "Dates are written YYYY-MM-DD and must exist.");
+	/* Who may deposit: the person, or an aidant with a deposit mandate
+	 * for this category. */
+	if (!is_self(rq, &pid)) {
+		if (!is_aidant(rq))
+			return forbidden(rq);
+		r = mandates_check(rq->st, &rq->sess.account, &pid,
+		    MANDATE_SCOPE_DEPOSIT, cat, NULL);
+		if (r == VAULT_ERR_NOTFOUND)
+			return forbidden(rq);
+		if (r != VAULT_OK)
+			return api_vault_error(rq, r);
+	}
+	if ((cl = MHD_lookup_connection_value(rq->c, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_CONTENT_LENGTH)) != NULL) {
+		len = strtoull(cl, NULL, 10);
+		have_len = 1;
+	}
+	if (have_len && len > rq->st->opt.max_document_size)
+		return api_error(rq, 413, "too_large",
+		    "This paper is larger than the vault accepts.");
+	if ((r = documents_usage(rq->st, &pid, &used)) != VAULT_OK)
+		return api_vault_error(rq, r);
+	if (have_len && used + len > rq->st->opt.quota_bytes)
+		return api_error(rq, 507, "quota_exceeded",
+		    "This vault is full: delete a paper, or ask to raise the limit.");
+	if (api_upload_slot_take(rq->srv) != 0)
+		return api_error(rq, 429, "too_many_uploads",
+		    "Too many papers are being sent at once. Try again in a moment.");
+	rq->upload_slot = 1;
+	r = documents_put_begin(rq->st, &pid, &rq->sess.account, &m,
+	    BLOB_COMPRESS_AUTO, rq->origin, &rq->put);
+	if (r == VAULT_ERR_NOTFOUND)
+		return api_error(rq, 404, "not_found", "There is no such person.");
+	if (r != VAULT_OK)
+		return api_vault_error(rq, r);
+	return MHD_YES;
+}
+
+static enum MHD_Result
+h_deposit(struct api_request *rq)
+{
+	struct document_info info;
+	struct document_put *p = rq->put;
+	vault_err r;
+
+	if (rq->upload_err == VAULT_ERR_LIMIT)
+		return rq->bytes_in > rq->st->opt.max_document_size ?
+		    api_error(rq, 413, "too_large",
+		    "This paper is larger than the vault accepts. Nothing was stored.") :
+		    api_error(rq, 507, "quota_exceeded",
+		    "This vault is full: delete a paper, or ask to raise the limit.");
+	if (rq->upload_err != VAULT_OK)
+		return api_vault_error(rq, rq->upload_err);
+	rq->put = NULL; /* commit frees it, whatever happens */
+	if ((r = documents_put_commit(p, &info)) != VAULT_OK)
+		return r == VAULT_ERR_LIMIT ? api_error(rq, 507, "quota_exceeded",
+		    "This vault is full: delete a paper, or ask to raise the limit.") :
+		    api_vault_error(rq, r);
+	return api_json(rq, 201, document_json(rq->st, &info));
+}
+
+struct list_ctx {
+	struct store *st;
+	json_t *docs;
+	unsigned mask;
+};
+
+static vault_err
+list_one(void *ctx, const struct document_info *d)
+{
+	struct list_ctx *lc = ctx;
+	int cat = documents_category_index(d->category);
+
+	if (cat >= 0 && (lc->mask & (1u << cat)))
+		json_array_append_new(lc->docs, document_json(lc->st, d));
+	return VAULT_OK;
+}
+
+static enum MHD_Result
+h_documents_list(struct api_request *rq)
+{
+	struct list_ctx lc;
+	struct doc_holder h;
+	const char *cat = api_arg(rq, "category");
+	vault_id pid;
+	vault_err r;
+
+	if (api_param_id(rq, 0, &pid) != 0 || reader_holder(rq, &pid, &h, &lc.mask) != 0)
+		return MHD_YES;
+	if (cat != NULL && !documents_category_valid(cat))
+		return api_error(rq, 400, "bad_category", "Unknown category.");
+	lc.st = rq->st;
+	lc.docs = json_array();
+	if ((r = documents_list(rq->st, &pid, &h, cat, list_one, &lc)) != VAULT_OK) {
+		json_decref(lc.docs);
+		return api_vault_error(rq, r);
+	}
+	journal_read(rq, &pid, "document.list", NULL, cat != NULL ?
+	    documents_category_index(cat) : -1);
+	return api_json(rq, 200, json_pack("{s:o}", "documents", lc.docs));
+}
+
+/* The document, if the holder may see it (its category in scope). */
+static int
+load_document(struct api_request *rq, vault_id *pid, vault_id *did,
+    struct doc_holder *h, struct document_info *info)
+{
+	unsigned mask;
+	vault_err r;
+	int cat;
+
+	if (api_param_id(rq, 0, pid) != 0 || api_param_id(rq, 1, did) != 0 ||
+	    reader_holder(rq, pid, h, &mask) != 0)
+		return -1;
+	r = documents_info(rq->st, pid, did, h, info);
+	cat = r == VAULT_OK ? documents_category_index(info->category) : -1;
+	if (r == VAULT_OK && (cat < 0 || !(mask & (1u << cat))))
+		r = VAULT_ERR_NOTFOUND;
+	if (r == VAULT_ERR_NOTFOUND) {
+		api_error(rq, 404, "not_found", "There is no such paper.");
+		return -1;
+	}
+	if (r != VAULT_OK) {
+		api_vault_error(rq, r);
+		return -1;
+	}
+	return 0;
+}
+
+static enum MHD_Result
+h_document_get(struct api_request *rq)
+{
+	struct document_info info;
+	struct doc_holder h;
+	vault_id pid, did;
+
+	if (load_document(rq, &pid, &did, &h, &info) != 0)
+		return MHD_YES;
+	journal_read(rq, &pid, "document.read", rq->params[1],
+	    documents_category_index(info.category));
+	return api_json(rq, 200, document_json(rq->st, &info));
+}
+
+static ssize_t
+content_reader(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	struct document_read *rd = cls;
+	size_t n;
+
+	(void)pos;
+	if (documents_read(rd, buf, max, &n) != VAULT_OK)
+		return MHD_CONTENT_READER_END_WITH_ERROR;
+	return n == 0 ? MHD_CONTENT_READER_END_OF_STREAM : (ssize_t)n;
+}
+
+static void
+content_free(void *cls)
+{
+	documents_close(cls);
+}
+
+/* Streams an opened document as the response. */
+static enum MHD_Result
+send_document(struct api_request *rq, struct document_read *rd,
+    const struct document_info *info)
+{
+	struct MHD_Response *resp;
+	char disp[64 + DOC_TITLE_MAX * 3], *o;
+	const char *t;
+
+	resp = MHD_create_response_from_callback(info->size, 65536,
+	    content_reader, rd, content_free);
+	if (resp == NULL) {
+		documents_close(rd);
+		return MHD_NO;
+	}
+	rq->bytes_out += info->size;
+	MHD_add_response_header(resp, "Content-Type", info->media_type);
+	/* The title as the file's name (RFC 6266, percent-encoded UTF-8). */
+	o = disp + snprintf(disp, sizeof disp,
+	    "attachment; filename=\"document\"; filename*=UTF-8''");
+	for (t = info->title; *t != '\0'; t++) {
+		unsigned char c = (unsigned char)*t;
+		if (isalnum(c) || strchr("-._~", c) != NULL)
+			*o++ = (char)c;
+		else
+			o += sprintf(o, "%%%02X", c);
+	}
+	*o = '\0';
+	MHD_add_response_header(resp, "Content-Disposition", disp);
+	api_common_headers(resp);
+	return api_queue(rq, 200, resp);
+}
+
+static enum MHD_Result
+h_document_content(struct api_request *rq)
+{
+	struct document_info info;
+	struct document_read *rd;
+	struct doc_holder h;
+	vault_id pid, did;
+	vault_err r;
+
+	if (load_document(rq, &pid, &did, &h, &info) != 0)
+		return MHD_YES;
+	if ((r = documents_open(rq->st, &pid, &did, &h, &rd, &info)) != VAULT_OK)
+		return api_vault_error(rq, r);
+	journal_read(rq, &pid, "document.download", rq->params[1],
+	    documents_category_index(info.category));
+	return send_document(rq, rd, &info);
+}
+
+static enum MHD_Result
+h_document_delete(struct api_request *rq)
+{
+	vault_id pid, did;
+	vault_err r;
+
+	if (api_param_id(rq, 0, &pid) != 0 || api_param_id(rq, 1, &did) != 0)
+		return MHD_YES;
+	if (!is_self(rq, &pid))
+		return forbidden(rq);
+	r = documents_delete(rq->st, &pid, &did, &rq->sess.account, rq->origin);
+	if (r == VAULT_ERR_NOTFOUND)
+		return api_error(rq, 404, "not_found", "There is no such paper.");
+	if (r != VAULT_OK)
+		return api_vault_error(rq, r);
+	return api_no_content(rq);
+}
+
+/* ---- mandates -------------------------------------------------------------- */
+
+static int
+parse_scopes(json_t *a, int *scopes)
+{
+	size_t i;
+	json_t *v;
+
+	*scopes = 0;
+	if (!json_is_array(a) || json_array_size(a) == 0)
+		return -1;
+	json_array_foreach(a, i, v) {
+		if (!json_is_string(v))
+			return -1;
+		if (strcmp(json_string_value(v), "deposit") == 0)
+			*scopes |= MANDATE_SCOPE_DEPOSIT;
+		else if (strcmp(json_string_value(v), "read") == 0)
+			*scopes |= MANDATE_SCOPE_READ;
+		else
+			return -1;
+	}
+	return 0;
+}
+
+static int
+parse_categories(json_t *a, unsigned *mask)
+{
+	size_t i;
+	json_t *v;
+	int c;
+
+	*mask = 0;
+	if (!json_is_array(a) || json_array_size(a) == 0)
+		return -1;
+	json_array_foreach(a, i, v) {
+		if (!json_is_string(v) ||
+		    (c = documents_category_index(json_string_value(v))) < 0)
+			return -1;
+		*mask |= 1u << c;
+	}
+	return 0;
+}
+
+static enum MHD_Result
+h_mandates_grant(struct api_request *rq)
+{
+	struct mandate_info m;
+	struct account_unlocked u;
+	const char *aid_t;
+	json_t *o, *days;
+	vault_id pid, aid;
+	unsigned mask;
+	int scopes;
+	vault_err r;
+
+	if (api_param_id(rq, 0, &pid) != 0)
+		return MHD_YES;
+	/* Only in the person's own session: granting needs her key. */
+	if (!is_self(rq, &pid) || rq->sess.sk == NULL)
+		return forbidden(rq);
+	if ((o = api_body_json(rq)) == NULL)
+		return MHD_YES;
+	if (api_json_string(rq, o, "aidant_id", 1, VAULT_ID_TEXT_LEN, &aid_t) != 0) {
+		json_decref(o);
+		return MHD_YES;
+	}
+	days = json_object_get(o, "duration_days");
+	if (vault_id_from_text(aid_t, &aid) != VAULT_OK) {
+		json_decref(o);
+		return api_error(rq, 400, "bad_identifier", "aidant_id is not well formed.");
+	}
+	if (parse_scopes(json_object_get(o, "scopes"), &scopes) != 0) {
+		json_decref(o);
+		return api_error(rq, 400, "bad_scopes",
+		    "scopes is a list of \"deposit\" and \"read\".");
+	}
+	if (parse_categories(json_object_get(o, "categories"), &mask) != 0) {
+		json_decref(o);
+		return api_error(rq, 400, "bad_category",
+		    "categories is a non-empty list of known categories.");
+	}
+	if (!json_is_integer(days) || json_integer_value(days) < 1 ||
+	    json_integer_value(days) > MANDATE_DAYS_MAX) {
+		json_decref(o);
+		return api_error(rq, 400, "bad_duration",
+		    "duration_days is a whole number from 1 to 365.");
+	}
+	u = session_account(rq);
+	r = mandates_grant(rq->st, &u, &aid, scopes, mask,
+	    (int)json_integer_value(days), rq->origin, &m);
+	json_decref(o);
+	if (r == VAULT_ERR_NOTFOUND)
+		return api_error(rq, 404, "unknown_aidant", "There is no such aidant.");
+	if (r != VAULT_OK)
+		return api_vault_error(rq, r);
+	return api_json(rq, 201, json_pack("{s:o, s:o}", "mandate_id", id_json(&m.id),
+	    "expires_at", time_json(m.expires_at)));
+}
+
+struct mandate_list {
+	struct store *st;
+	json_t *a;
+	int for_aidant;
+};
+
+static vault_err
+mandate_one(void *ctx, const struct mandate_info *m)
+{
+	struct mandate_list *ml = ctx;
+
+	json_array_append_new(ml->a, json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:s}",
+	    "mandate_id", id_json(&m->id),
+	    "person", actor_json(ml->st, &m->person),
+	    "aidant", actor_json(ml->st, &m->aidant),
+	    "scopes", scopes_json(m->scopes),
+	    "categories", categories_json(m->categories),
+	    "created_at", time_json(m->created_at),
+	    "expires_at", time_json(m->expires_at),
+	    "revoked_at", time_json(m->revoked_at),
+	    "status", m->status));
+	return VAULT_OK;
+}
+
+static enum MHD_Result
+h_mandates_list(struct api_request *rq)
+{
+	struct mandate_list ml;
+	vault_id pid;
+	vault_err r;
+
+	if (api_param_id(rq, 0, &pid) != 0)
+		return MHD_YES;
+	if (!is_self(rq, &pid))
+		return forbidden(rq);
+	ml.st = rq->st;
+	ml.a = json_array();
+	ml.for_aidant = 0;
+	if ((r = mandates_list_person(rq->st, &pid, mandate_one, &ml)) != VAULT_OK) {
+		json_decref(ml.a);
+		return api_vault_error(rq, r);
+	}
+	return api_json(rq, 200, json_pack("{s:o}", "mandates", ml.a));
+}
+
+static enum MHD_Result
+h_mandate_revoke(struct api_request *rq)
+{
+	vault_id pid, mid;
+	vault_err r;
+
+	if (api_param_id(rq, 0, &pid) != 0 || api_param_id(rq, 1, &mid) != 0)
+		return MHD_YES;
+	if (!is_self(rq, &pid))
+		return forbidden(rq);
+	r = mandates_revoke(rq->st, &pid, &mid, rq->origin);
+	if (r == VAULT_ERR_NOTFOUND)
+		return api_error(rq, 404, "not_found", "There is no such mandate.");
+	if (r != VAULT_OK)
+		return api_vault_error(rq, r);
+	return api_no_content(rq);
+}
+
+static enum MHD_Result
+h_aidant_mandates(struct api_request *rq)
+{
+	struct mandate_list ml;
+	vault_err r;
+
+	if (!is_aidant(rq))
+		return forbidden(rq);
+	ml.st = rq->st;
+	ml.a = json_array();
+	ml.for_aidant = 1;
+	if ((r = mandates_list_aidant(rq->st, &rq->sess.account, mandate_one,
+	    &ml)) != VAULT_OK) {
+		json_decref(ml.a);
+		return api_vault_error(rq, r);
+	}
+	return api_json(rq, 200, json_pack("{s:o}", "mandates", ml.a));
+}
+
+/* ---- shares ------------------------------------------------------------------ */
+
+static enum MHD_Result
+h_share_create(struct api_request *rq)
+{
+	char token[SHARE_TOKEN_TEXT_LEN + 1], url[512];
+	struct share_info si;
+	struct account_unlocked u;
+	json_t *o, *hours, *maxd;
+	vault_id pid, did;
+	enum MHD_Result ret;
+	vault_err r;
+
+	if (api_param_id(rq, 0, &pid) != 0 || api_param_id(rq, 1, &did) != 0)
+		return MHD_YES;
+	if (!is_self(rq, &pid) || rq->sess.sk == NULL)
+		return forbidden(rq);
+	if ((o = api_body_json(rq)) == NULL)
+		return MHD_YES;
+	hours = json_object_get(o, "expires_in_hours");
+	maxd = json_object_get(o, "max_downloads");
+	if (!json_is_integer(hours) || json_integer_value(hours) < 1 ||
+	    json_integer_value(hours) > SHARE_HOURS_MAX ||
+	    !json_is_integer(maxd) || json_integer_value(maxd) < 1 ||
+	    json_integer_value(maxd) > SHARE_DOWNLOADS_MAX) {
+		json_decref(o);
+		return api_error(rq, 400, "bad_request", "expires_in_hours is a whole "
+		    "number from 1 to 744, max_downloads from 1 to 100.");
+	}
+	u = session_account(rq);
+	r = shares_create(rq->st, &u, &did, (unsigned)json_integer_value(hours),
+	    (unsigned)json_integer_value(maxd), rq->origin, &si, token);
+	json_decref(o);
+	if (r == VAULT_ERR_NOTFOUND)
+		return api_error(rq, 404, "not_found", "There is no such paper.");
+	if (r != VAULT_OK)
+		return api_vault_error(rq, r);
+	snprintf(url, sizeof url, "%s/v1/shares/%s", rq->srv->opt.public_url, token);
+	ret = api_json(rq, 201, json_pack("{s:o, s:s, s:o}", "share_id",
+	    id_json(&si.id), "url", url, "expires_at", time_json(si.expires_at)));
+	sodium_memzero(token, sizeof token);
+	sodium_memzero(url, sizeof url);
+	return ret;
+}
+
+static enum MHD_Result
+h_share_get(struct api_request *rq)
+{
+	struct document_info info;
+	struct document_read *rd;
+	vault_err r;
+
+	r = shares_open(rq->st, rq->params[0], rq->origin, &rd, &info);
+	if (r == VAULT_ERR_NOTFOUND)
+		return api_error(rq, 404, "link_invalid", "This link has expired, has "
+		    "been used up or was withdrawn. Ask the person for a new one.");
+	if (r != VAULT_OK)
+		return api_vault_error(rq, r);
+	return send_document(rq, rd, &info);
+}
+
+static enum MHD_Result
+h_share_revoke(struct api_request *rq)
+{
+	vault_id pid, sid;
+	vault_err r;
+
+	if (api_param_id(rq, 0, &pid) != 0 || api_param_id(rq, 1, &sid) != 0)
+		return MHD_YES;
+	if (!is_self(rq, &pid))
+		return forbidden(rq);
+	r = shares_revoke(rq->st, &pid, &sid, rq->origin);
+	if (r == VAULT_ERR_NOTFOUND)
+		return api_error(rq, 404, "not_found", "There is no such link.");
+	if (r != VAULT_OK)
+		return api_vault_error(rq, r);
+	return api_no_content(rq);
+}
+
+/* ---- the journal -------------------------------------------------------------- */
+
+struct journal_ctx {
+	struct store *st;
+	json_t *events;
+	int with_origin;
+};
+
+static vault_err
+event_one(void *ctx, const struct journal_row *row)
+{
+	struct journal_ctx *jc = ctx;
+	vault_id actor;
+	json_t *e;
+
+	e = json_pack("{s:I, s:o, s:o, s:o, s:s, s:o, s:s}",
+	    "index", (json_int_t)row->index, "at", time_json(row->at),
+	    "actor", row->actor[0] != '\0' &&
+	    vault_id_from_text(row->actor, &actor) == VAULT_OK ?
+	    actor_json(jc->st, &actor) : json_null(),
+	    "person_id", row->person[0] ? json_string(row->person) : json_null(),
+	    "action", row->action,
+	    "object_id", row->object[0] ? json_string(row->object) : json_null(),
+	    "outcome", row->outcome);
+	if (jc->with_origin)
+		json_object_set_new(e, "origin", row->origin[0] ?
+		    json_string(row->origin) : json_null());
+	json_array_append_new(jc->events, e);
+	return VAULT_OK;
+}
+
+static int
+parse_paging(struct api_request *rq, struct journal_filter *f)
+{
+	const char *after = api_arg(rq, "after"), *limit = api_arg(rq, "limit");
+	char *end;
+
+	f->after_index = -1;
+	f->limit = 1000;
+	if (after != NULL) {
+		f->after_index = strtoll(after, &end, 10);
+		if (*after == '\0' || *end != '\0' || f->after_index < -1) {
+			api_error(rq, 400, "bad_request", "after is a journal index.");
+			return -1;
+		}
+	}
+	if (limit != NULL) {
+		long v = strtol(limit, &end, 10);
+		if (*limit == '\0' || *end != '\0' || v < 1 || v > 1000) {
+			api_error(rq, 400, "bad_request", "limit is from 1 to 1000.");
+			return -1;
+		}
+		f->limit = (unsigned)v;
+	}
+	return 0;
+}
+
+static enum MHD_Result
+run_journal(struct api_request *rq, const struct journal_filter *f, int with_origin)
+{
+	struct journal_ctx jc = { rq->st, json_array(), with_origin };
+	vault_err r;
+
+	if ((r = journal_query(rq->st, f, event_one, &jc)) != VAULT_OK) {
+		json_decref(jc.events);
+		return api_vault_error(rq, r);
+	}
+	return api_json(rq, 200, json_pack("{s:o}", "events", jc.events));
+}
+
+static enum MHD_Result
+h_person_journal(struct api_request *rq)
+{
+	struct journal_filter f;
+	vault_id pid;
+
+	if (api_param_id(rq, 0, &pid) != 0)
+		return MHD_YES;
+	if (!is_self(rq, &pid))
+		return forbidden(rq);
+	memset(&f, 0, sizeof f);
+	if (parse_paging(rq, &f) != 0)
+		return MHD_YES;
+	f.person = rq->params[0];
+	return run_journal(rq, &f, 0);
+}
+
+/* RFC 3339 "YYYY-MM-DDTHH:MM:SSZ" to ms, or -1. */
+static int64_t
+parse_instant(const char *s)
+{
+	struct tm tm;
+	const char *end;
+
+	memset(&tm, 0, sizeof tm);
+	end = strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	if (end == NULL || *end != '\0')
+		return -1;
+	return (int64_t)timegm(&tm) * 1000;
+}
+
+static enum MHD_Result
+h_journal_search(struct api_request *rq)
+{
+	struct journal_filter f;
+	const char *since = api_arg(rq, "since");
+	vault_id tmp;
+
+	if (!role_is(rq, "instance_admin") && !role_is(rq, "auditor"))
+		return forbidden(rq);
+	memset(&f, 0, sizeof f);
+	if (parse_paging(rq, &f) != 0)
+		return MHD_YES;
+	f.person = api_arg(rq, "person");
+	f.actor = api_arg(rq, "actor");
+	f.action = api_arg(rq, "action");
+	if ((f.person != NULL && vault_id_from_text(f.person, &tmp) != VAULT_OK) ||
+	    (f.actor != NULL && vault_id_from_text(f.actor, &tmp) != VAULT_OK))
+		return api_error(rq, 400, "bad_identifier",
+		    "person and actor are account identifiers.");
+	if (f.action != NULL && strlen(f.action) > JOURNAL_ACTION_MAX)
+		return api_error(rq, 400, "bad_request", "Unknown action.");
+	if (since != NULL && (f.since_ms = parse_instant(since)) < 0)
+		return api_error(rq, 400, "bad_date",
+		    "since is an instant like 2026-11-22T14:05:00Z.");
+	return run_journal(rq, &f, 1);
+}
+
+/* ---- health, and routes not yet served ---------------------------------------- */
+
+static enum MHD_Result
+h_health(struct api_request *rq)
+{
+	if (store_writable(rq->st) != VAULT_OK)
+		return api_json(rq, 503, json_pack("{s:s}", "status", "read-only"));
+	return api_json(rq, 200, json_pack("{s:s}", "status", "ok"));
+}
+
+/* Time-stamps, receipts, checkpoints, proofs and the export are the work
+ * that follows (integrity, export); until then they say so plainly. */
+static enum MHD_Result
+h_not_yet(struct api_request *rq)
+{
+	return api_error(rq, 501, "not_implemented",
+	    "This part of the vault is not available yet on this instance.");
+}
+
+/* ---- the route table ----------------------------------------------------------- */
+
+const struct api_route api_routes[] = {
+	{ "GET", "/v1/health", h_health, API_BODY_NONE, API_ANON },
+	{ "POST", "/v1/sessions", h_login, API_BODY_JSON, API_ANON },
+	{ "DELETE", "/v1/sessions/current", h_logout, API_BODY_NONE, API_SESSION },
+	{ "GET", "/v1/me", h_me, API_BODY_NONE, API_SESSION },
+	{ "POST", "/v1/persons", h_persons_create, API_BODY_JSON, API_SESSION_OPTIONAL },
+	{ "POST", "/v1/activate", h_activate, API_BODY_JSON, API_ANON },
+	{ "POST", "/v1/recover", h_recover, API_BODY_JSON, API_ANON },
+	{ "POST", "/v1/structures", h_structures_create, API_BODY_JSON, API_SESSION },
+	{ "POST", "/v1/structures/{}/aidants", h_aidants_create, API_BODY_JSON, API_SESSION },
+	{ "POST", "/v1/auditors", h_auditors_create, API_BODY_JSON, API_SESSION },
+	{ "POST", "/v1/persons/{}/documents", h_deposit, API_BODY_UPLOAD, API_SESSION },
+	{ "GET", "/v1/persons/{}/documents", h_documents_list, API_BODY_NONE, API_SESSION },
+	{ "GET", "/v1/persons/{}/documents/{}", h_document_get, API_BODY_NONE, API_SESSION },
+	{ "GET", "/v1/persons/{}/documents/{}/content", h_document_content, API_BODY_NONE, API_SESSION },
+	{ "DELETE", "/v1/persons/{}/documents/{}", h_document_delete, API_BODY_NONE, API_SESSION },
+	{ "GET", "/v1/persons/{}/documents/{}/timestamp", h_not_yet, API_BODY_NONE, API_SESSION },
+	{ "GET", "/v1/persons/{}/documents/{}/receipt", h_not_yet, API_BODY_NONE, API_SESSION },
+	{ "GET", "/v1/persons/{}/export", h_not_yet, API_BODY_NONE, API_SESSION },
+	{ "POST", "/v1/persons/{}/mandates", h_mandates_grant, API_BODY_JSON, API_SESSION },
+	{ "GET", "/v1/persons/{}/mandates", h_mandates_list, API_BODY_NONE, API_SESSION },
+	{ "DELETE", "/v1/persons/{}/mandates/{}", h_mandate_revoke, API_BODY_NONE, API_SESSION },
+	{ "GET", "/v1/aidants/me/mandates", h_aidant_mandates, API_BODY_NONE, API_SESSION },
+	{ "POST", "/v1/persons/{}/documents/{}/shares", h_share_create, API_BODY_JSON, API_SESSION },
+	{ "GET", "/v1/shares/{}", h_share_get, API_BODY_NONE, API_ANON },
+	{ "DELETE", "/v1/persons/{}/shares/{}", h_share_revoke, API_BODY_NONE, API_SESSION },
+	{ "GET", "/v1/persons/{}/journal", h_person_journal, API_BODY_NONE, API_SESSION },
+	{ "GET", "/v1/journal", h_journal_search, API_BODY_NONE, API_SESSION },
+	{ "GET", "/v1/journal/checkpoint", h_not_yet, API_BODY_NONE, API_SESSION },
+	{ "POST", "/v1/journal/checkpoint", h_not_yet, API_BODY_NONE, API_SESSION },
+	{ "GET", "/v1/journal/entries/{}", h_not_yet, API_BODY_NONE, API_SESSION },
+	{ "GET", "/v1/journal/proof/inclusion", h_not_yet, API_BODY_NONE, API_SESSION },
+	{ "GET", "/v1/journal/proof/consistency", h_not_yet, API_BODY_NONE, API_SESSION },
+	{ "GET", "/v1/tsa/certificates", h_not_yet, API_BODY_NONE, API_ANON },
+	{ "GET", "/v1/instance/keys", h_not_yet, API_BODY_NONE, API_ANON },
+};
+
+const size_t api_routes_count = sizeof api_routes / sizeof api_routes[0];
