@@ -52,6 +52,22 @@ forbidden(struct api_request *rq)
 	    "You may not do this for this person.");
 }
 
+/* A refusal that concerns a person is hers to see: "who tried to look at
+ * my papers" includes those who were turned away (charter 6). Only for
+ * accounts that exist: a made-up id has nobody to tell. */
+static enum MHD_Result
+refuse(struct api_request *rq, const vault_id *pid, const char *action)
+{
+	struct account_info a;
+
+	if (rq->have_session && accounts_get(rq->st, pid, &a) == VAULT_OK &&
+	    strcmp(a.role, "person") == 0)
+		(void)journal_record(rq->st, &(struct journal_event){
+		    &rq->sess.account, pid, action, rq->params[1][0] != '\0' ?
+		    rq->params[1] : NULL, "denied", rq->origin });
+	return forbidden(rq);
+}
+
 /* The session as the unlocked account storage/ expects (borrowing its key). */
 static struct account_unlocked
 session_account(const struct api_request *rq)
@@ -70,7 +86,7 @@ session_account(const struct api_request *rq)
  * mandate from her (his mandates' wrappings). Anyone else: 403. */
 static int
 reader_holder(struct api_request *rq, const vault_id *pid, struct doc_holder *h,
-    unsigned *mask)
+    unsigned *mask, const char *action)
 {
 	vault_err r;
 
@@ -85,11 +101,11 @@ reader_holder(struct api_request *rq, const vault_id *pid, struct doc_holder *h,
 			return -1;
 		}
 		if (*mask == 0) {
-			forbidden(rq);
+			refuse(rq, pid, action);
 			return -1;
 		}
 	} else {
-		forbidden(rq);
+		refuse(rq, pid, action);
 		return -1;
 	}
 	h->account = rq->sess.account;
@@ -634,11 +650,11 @@ api_upload_begin(struct api_request *rq)
 	 * for this category. */
 	if (!is_self(rq, &pid)) {
 		if (!is_aidant(rq))
-			return forbidden(rq);
+			return refuse(rq, &pid, "document.deposit");
 		r = mandates_check(rq->st, &rq->sess.account, &pid,
 		    MANDATE_SCOPE_DEPOSIT, cat, NULL);
 		if (r == VAULT_ERR_NOTFOUND)
-			return forbidden(rq);
+			return refuse(rq, &pid, "document.deposit");
 		if (r != VAULT_OK)
 			return api_vault_error(rq, r);
 	}
@@ -717,7 +733,8 @@ h_documents_list(struct api_request *rq)
 	vault_id pid;
 	vault_err r;
 
-	if (api_param_id(rq, 0, &pid) != 0 || reader_holder(rq, &pid, &h, &lc.mask) != 0)
+	if (api_param_id(rq, 0, &pid) != 0 ||
+	    reader_holder(rq, &pid, &h, &lc.mask, "document.list") != 0)
 		return MHD_YES;
 	if (cat != NULL && !documents_category_valid(cat))
 		return api_error(rq, 400, "bad_category", "Unknown category.");
@@ -735,14 +752,14 @@ h_documents_list(struct api_request *rq)
 /* The document, if the holder may see it (its category in scope). */
 static int
 load_document(struct api_request *rq, vault_id *pid, vault_id *did,
-    struct doc_holder *h, struct document_info *info)
+    struct doc_holder *h, struct document_info *info, const char *action)
 {
 	unsigned mask;
 	vault_err r;
 	int cat;
 
 	if (api_param_id(rq, 0, pid) != 0 || api_param_id(rq, 1, did) != 0 ||
-	    reader_holder(rq, pid, h, &mask) != 0)
+	    reader_holder(rq, pid, h, &mask, action) != 0)
 		return -1;
 	r = documents_info(rq->st, pid, did, h, info);
 	cat = r == VAULT_OK ? documents_category_index(info->category) : -1;
@@ -766,7 +783,7 @@ h_document_get(struct api_request *rq)
 	struct doc_holder h;
 	vault_id pid, did;
 
-	if (load_document(rq, &pid, &did, &h, &info) != 0)
+	if (load_document(rq, &pid, &did, &h, &info, "document.read") != 0)
 		return MHD_YES;
 	journal_read(rq, &pid, "document.read", rq->params[1],
 	    documents_category_index(info.category));
@@ -833,7 +850,7 @@ h_document_content(struct api_request *rq)
 	vault_id pid, did;
 	vault_err r;
 
-	if (load_document(rq, &pid, &did, &h, &info) != 0)
+	if (load_document(rq, &pid, &did, &h, &info, "document.download") != 0)
 		return MHD_YES;
 	if ((r = documents_open(rq->st, &pid, &did, &h, &rd, &info)) != VAULT_OK)
 		return api_vault_error(rq, r);
@@ -851,13 +868,25 @@ h_document_delete(struct api_request *rq)
 	if (api_param_id(rq, 0, &pid) != 0 || api_param_id(rq, 1, &did) != 0)
 		return MHD_YES;
 	if (!is_self(rq, &pid))
-		return forbidden(rq);
+		return refuse(rq, &pid, "document.delete");
 	r = documents_delete(rq->st, &pid, &did, &rq->sess.account, rq->origin);
 	if (r == VAULT_ERR_NOTFOUND)
 		return api_error(rq, 404, "not_found", "There is no such paper.");
 	if (r != VAULT_OK)
 		return api_vault_error(rq, r);
 	return api_no_content(rq);
+}
+
+static enum MHD_Result
+h_export(struct api_request *rq)
+{
+	vault_id pid;
+
+	if (api_param_id(rq, 0, &pid) != 0)
+		return MHD_YES;
+	if (!is_self(rq, &pid) || rq->sess.sk == NULL)
+		return refuse(rq, &pid, "export");
+	return api_export(rq, &pid);
 }
 
 /* ---- mandates -------------------------------------------------------------- */
@@ -1287,7 +1316,7 @@ const struct api_route api_routes[] = {
 	{ "DELETE", "/v1/persons/{}/documents/{}", h_document_delete, API_BODY_NONE, API_SESSION },
 	{ "GET", "/v1/persons/{}/documents/{}/timestamp", h_not_yet, API_BODY_NONE, API_SESSION },
 	{ "GET", "/v1/persons/{}/documents/{}/receipt", h_not_yet, API_BODY_NONE, API_SESSION },
-	{ "GET", "/v1/persons/{}/export", h_not_yet, API_BODY_NONE, API_SESSION },
+	{ "GET", "/v1/persons/{}/export", h_export, API_BODY_NONE, API_SESSION },
 	{ "POST", "/v1/persons/{}/mandates", h_mandates_grant, API_BODY_JSON, API_SESSION },
 	{ "GET", "/v1/persons/{}/mandates", h_mandates_list, API_BODY_NONE, API_SESSION },
 	{ "DELETE", "/v1/persons/{}/mandates/{}", h_mandate_revoke, API_BODY_NONE, API_SESSION },

@@ -69,6 +69,7 @@ struct api_server {
 	struct api_ip_entry ips[API_IP_TABLE];
 	pthread_t sweeper;
 	int stopping;
+	unsigned producers;            /* export threads running */
 };
 
 struct api_request {
@@ -114,6 +115,9 @@ enum MHD_Result api_queue(struct api_request *rq, unsigned status,
 
 /* ---- helpers (server.c) -------------------------------------------------- */
 
+/* Frees what json_dumps returned (jansson's allocator wipes on free). */
+void api_json_free(void *p);
+
 /* The request's JSON object, or NULL after answering 400 itself. */
 json_t *api_body_json(struct api_request *rq);
 /* A string member: required or not, at most max bytes, no NUL inside.
@@ -139,6 +143,17 @@ int api_ip_check(struct api_request *rq);
 void api_ip_result(struct api_request *rq, int success);
 /* Sleeps until opt.login_min_ms have passed since the request began. */
 void api_login_floor(struct api_request *rq);
+
+/* Store handles beyond a request's own (a background producer's). */
+struct store *api_store_get(struct api_server *srv);
+void api_store_put(struct api_server *srv, struct store *s);
+
+/* Background producers (the export) still running; stop waits for them. */
+void api_producer_started(struct api_server *srv);
+void api_producer_done(struct api_server *srv);
+
+/* Streams the person's whole vault as a .tar.gz (export.c). */
+enum MHD_Result api_export(struct api_request *rq, const vault_id *pid);
 
 /* Upload slots: 0, or -1 when the limit is reached. */
 int api_upload_slot_take(struct api_server *srv);

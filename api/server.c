@@ -277,6 +277,35 @@ pool_put(struct api_server *srv, struct store *s)
 	pthread_mutex_unlock(&srv->mu);
 }
 
+struct store *
+api_store_get(struct api_server *srv)
+{
+	return pool_get(srv);
+}
+
+void
+api_store_put(struct api_server *srv, struct store *s)
+{
+	pool_put(srv, s);
+}
+
+void
+api_producer_started(struct api_server *srv)
+{
+	pthread_mutex_lock(&srv->mu);
+	srv->producers++;
+	pthread_mutex_unlock(&srv->mu);
+}
+
+void
+api_producer_done(struct api_server *srv)
+{
+	pthread_mutex_lock(&srv->mu);
+	srv->producers--;
+	pthread_cond_broadcast(&srv->cv);
+	pthread_mutex_unlock(&srv->mu);
+}
+
 /* ---- the Argon2id gate ------------------------------------------------------- */
 
 /* Each Argon2id evaluation takes memlimit bytes (64 MiB by default): a
@@ -708,6 +737,12 @@ json_wiping_free(void *q)
 	free(p);
 }
 
+void
+api_json_free(void *p)
+{
+	json_wiping_free(p);
+}
+
 vault_err
 api_server_start(int listen_fd, struct store *first, const struct api_options *o,
     struct api_server **srvp)
@@ -782,6 +817,10 @@ api_server_stop(struct api_server *srv, int64_t drain_ms)
 	pthread_mutex_lock(&srv->mu);
 	srv->stopping = 1;
 	pthread_cond_broadcast(&srv->cv);
+	/* Export producers see their pipe closed by MHD_stop_daemon and end;
+	 * they hold store handles, so wait for them. */
+	while (srv->producers > 0)
+		pthread_cond_wait(&srv->cv, &srv->mu);
 	pthread_mutex_unlock(&srv->mu);
 	pthread_join(srv->sweeper, NULL);
 	for (i = 0; i < srv->pool_idle; i++)

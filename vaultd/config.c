@@ -16,7 +16,7 @@ enum {
 	O_MAX_DOC, O_QUOTA, O_ARGON_OPS, O_ARGON_MEM, O_ARGON_CONC,
 	O_SELF_ENROL, O_PUBLIC_URL, O_MAX_CONN, O_MAX_UPLOADS, O_LOGIN_MIN,
 	O_IDLE, O_LIFETIME, O_LOCK_AFTER, O_LOCK_MIN, O_QUIET, O_ROUTES,
-	O_TEST_CLOCK, O_CONFIG, O_HELP,
+	O_TEST_CLOCK, O_CONFIG, O_HELP, O_ADDR_FAIL,
 };
 
 static const struct option opts[] = {
@@ -40,6 +40,7 @@ static const struct option opts[] = {
 	{ "session-lifetime", required_argument, NULL, O_LIFETIME },
 	{ "lock-after", required_argument, NULL, O_LOCK_AFTER },
 	{ "lock-minutes", required_argument, NULL, O_LOCK_MIN },
+	{ "address-failures", required_argument, NULL, O_ADDR_FAIL },
 	{ "quiet", no_argument, NULL, O_QUIET },
 	{ "routes", no_argument, NULL, O_ROUTES },
 	{ "test-clock-file", required_argument, NULL, O_TEST_CLOCK },
@@ -84,6 +85,8 @@ usage(FILE *f)
 	    "  --session-lifetime S     seconds a session lasts at most (default %lld)\n"
 	    "  --lock-after N           failed log-ins in a row that lock an account (default %u)\n"
 	    "  --lock-minutes N         how long the lock lasts (default %lld)\n"
+	    "  --address-failures N     failed log-ins from one address before its\n"
+	    "                           waits start doubling (default %u)\n"
 	    "  --quiet                  no line per request on stderr\n"
 	    "  --routes                 print the routes this build serves, and exit\n"
 	    "  --test-clock-file FILE   tests only: add the milliseconds written in FILE\n"
@@ -95,7 +98,7 @@ usage(FILE *f)
 	    (unsigned long long)(so.pw.memlimit >> 10), ao.argon_concurrency,
 	    (long long)ao.login_min_ms, (long long)(ao.session_idle_ms / 1000),
 	    (long long)(ao.session_lifetime_ms / 1000), so.lock_threshold,
-	    (long long)(so.lock_ms / 60000));
+	    (long long)(so.lock_ms / 60000), ao.ip_failures_free);
 }
 
 static int
@@ -188,6 +191,11 @@ apply(struct vaultd_config *c, int ch, const char *arg)
 		if (num("lock-after", arg, 1, 1000, &v) != 0)
 			return -1;
 		c->store.lock_threshold = (unsigned)v;
+		return 0;
+	case O_ADDR_FAIL:
+		if (num("address-failures", arg, 1, 1000000, &v) != 0)
+			return -1;
+		c->api.ip_failures_free = (unsigned)v;
 		return 0;
 	case O_LOCK_MIN:
 		if (num("lock-minutes", arg, 1, 24 * 60, &v) != 0)
