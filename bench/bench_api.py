@@ -1,0 +1,235 @@
+#!/usr/bin/python3
+"""bench_api: vaultd over HTTP on loopback, beside what bounds it.
+
+usage: bench_api.py BUILD_DIR [--gib N] [--small N] [--skip-big8]
+
+Starts a vaultd (default Argon2id cost) on a throw-away data directory under
+./var/bench-api and measures, in one run:
+
+  1. deposit and download of one N-GiB document (curl, streaming a file),
+     beside the core store pipeline (bench_store) and raw secretstream
+     decryption (bench_floor) measured in the same run;
+  2. deposits per second of 200 KiB documents with 1 and 8 keep-alive
+     clients, beside the durable floor (temp file + fsync + rename +
+     directory fsync + one SQLite commit with synchronous=FULL, in-process);
+  3. log-ins per second at the configured Argon2id cost, and vaultd's peak
+     RSS under a flood of 100 concurrent log-ins;
+  4. vaultd's peak RSS while idle, during the big deposit, and during 8
+     concurrent big deposits.
+
+Prints figures; checks nothing (speed goals are not tests).
+"""
+import http.client
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
+from vaultd_harness import Vault  # noqa: E402
+
+MB = 1e6
+
+
+class RssSampler:
+    """Samples a process's VmRSS every 20 ms; keeps the peak."""
+
+    def __init__(self, pid):
+        self.pid, self.peak, self.stop_flag = pid, 0, False
+        self.t = threading.Thread(target=self.run, daemon=True)
+
+    def rss(self):
+        with open("/proc/%d/status" % self.pid) as f:
+            m = re.search(r"VmRSS:\s+(\d+) kB", f.read())
+            return int(m.group(1)) if m else 0
+
+    def run(self):
+        while not self.stop_flag:
+            try:
+                self.peak = max(self.peak, self.rss())
+            except OSError:
+                return
+            time.sleep(0.02)
+
+    def __enter__(self):
+        self.peak = self.rss()
+        self.t.start()
+        return self
+
+    def __exit__(self, *a):
+        self.stop_flag = True
+        self.t.join()
+
+
+def curl_deposit(v, token, pid, path, title="big"):
+    t = time.time()
+    p = subprocess.run(
+        ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST",
+         "-T", path, "-H", "Authorization: Bearer " + token,
+         "-H", "Content-Type: application/octet-stream",
+         "http://%s/v1/persons/%s/documents?title=%s&category=other" % (v.addr, pid, title)],
+        capture_output=True, text=True)
+    return p.stdout, time.time() - t
+
+
+def main():
+    build = os.path.abspath(sys.argv[1])
+    gib = 1
+    small = 300
+    big8 = True
+    args = sys.argv[2:]
+    while args:
+        a = args.pop(0)
+        if a == "--gib":
+            gib = int(args.pop(0))
+        elif a == "--small":
+            small = int(args.pop(0))
+        elif a == "--skip-big8":
+            big8 = False
+    work = os.path.abspath("var/bench-api")
+    shutil.rmtree(work, ignore_errors=True)
+    os.makedirs(work)
+    size = gib << 30
+    big = os.path.join(work, "big.bin")
+    with open(big, "wb") as f:
+        chunk = os.urandom(1 << 20)
+        for _ in range(size >> 20):
+            f.write(chunk)
+
+    print("bench_api: %d GiB document, %d small deposits" % (gib, small))
+    out = subprocess.run([os.path.join(build, "bench_store"), "--dir",
+                          os.path.join(work, "core"), "--mib", str(gib << 10),
+                          "--rounds", "1"], capture_output=True, text=True).stdout
+    core = float(re.search(r"store, no compression\s+(\d+)", out).group(1))
+    dec = float(subprocess.run([os.path.join(build, "bench_floor"), "decrypt",
+                                str(min(gib << 10, 2048))],
+                               capture_output=True, text=True).stdout)
+    os.makedirs(os.path.join(work, "floor"), exist_ok=True)
+    floor = float(subprocess.run([os.path.join(build, "bench_floor"), "floor",
+                                  os.path.join(work, "floor"), str(small), str(200 << 10)],
+                                 capture_output=True, text=True).stdout)
+
+    # vaultd at the default Argon2id cost, generous limits for the bench
+    v = Vault(build, os.path.join(work, "vault"), login_min_ms=0,
+              extra_args=["--quiet", "--quota", str(64 << 30),
+                          "--max-document-size", str(16 << 30),
+                          "--argon2-ops", "3", "--argon2-mem-kib", str(64 << 10),
+                          "--max-connections", "256", "--address-failures", "1000000"])
+    v.start()
+    try:
+        idle = RssSampler(v.proc.pid).rss()
+        admin = v.admin()
+        sid = v.structure(admin)
+        aid, ta = v.aidant(admin, sid, "bench.aidant")
+        pid, tp, _ = v.person(ta, "bench.person", secret="bench secret")
+
+        with RssSampler(v.proc.pid) as s1:
+            code, dt = curl_deposit(v, tp, pid, big)
+        dep = size / dt / MB
+        s, b, _ = v.call("GET", "/v1/persons/%s/documents" % pid, token=tp)
+        did = b["documents"][0]["document_id"]
+        t = time.time()
+        subprocess.run(["curl", "-s", "-o", "/dev/null", "-H", "Authorization: Bearer " + tp,
+                        "http://%s/v1/persons/%s/documents/%s/content" % (v.addr, pid, did)])
+        dl = size / (time.time() - t) / MB
+
+        # 200 KiB deposits, keep-alive, 1 and 8 clients
+        data = os.urandom(200 << 10)
+
+        def depositor(n, results):
+            c = http.client.HTTPConnection(v.host, v.port, timeout=120)
+            ok = 0
+            for _ in range(n):
+                c.request("POST", "/v1/persons/%s/documents?title=p&category=income" % pid,
+                          body=data, headers={"Authorization": "Bearer " + tp,
+                                              "Content-Type": "application/pdf"})
+                r = c.getresponse()
+                r.read()
+                ok += r.status == 201
+            results.append(ok)
+            c.close()
+
+        res = []
+        t = time.time()
+        depositor(small, res)
+        one = res[0] / (time.time() - t)
+        res = []
+        threads = [threading.Thread(target=depositor, args=(small // 8, res)) for _ in range(8)]
+        t = time.time()
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
+        eight = sum(res) / (time.time() - t)
+
+        # log-ins at the configured cost
+        def logins(n, results):
+            ok = 0
+            for _ in range(n):
+                c = http.client.HTTPConnection(v.host, v.port, timeout=300)
+                c.request("POST", "/v1/sessions", body=json.dumps(
+                    {"login": "bench.person", "secret": "bench secret"}),
+                    headers={"Content-Type": "application/json"})
+                r = c.getresponse()
+                r.read()
+                ok += r.status == 201
+                c.close()
+            results.append(ok)
+
+        res = []
+        threads = [threading.Thread(target=logins, args=(5, res)) for _ in range(8)]
+        t = time.time()
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
+        lps = sum(res) / (time.time() - t)
+        res = []
+        with RssSampler(v.proc.pid) as s2:
+            threads = [threading.Thread(target=logins, args=(1, res)) for _ in range(100)]
+            for th in threads:
+                th.start()
+            for th in threads:
+                th.join()
+        flood_ok = sum(res)
+
+        peak8 = None
+        if big8:
+            res8 = []
+            with RssSampler(v.proc.pid) as s3:
+                ths = [threading.Thread(target=lambda: res8.append(curl_deposit(v, tp, pid, big)[0]))
+                       for _ in range(8)]
+                for th in ths:
+                    th.start()
+                for th in ths:
+                    th.join()
+            peak8 = s3.peak
+    finally:
+        v.stop()
+
+    cfg = "Argon2id 3 passes, 64 MiB; --argon2-concurrency 2 (default)"
+    print("  core store pipeline (bench_store)      %7.0f MB/s" % core)
+    print("  deposit of %d GiB over HTTP             %7.0f MB/s  (%.0f %% of the core pipeline; HTTP %s)"
+          % (gib, dep, 100 * dep / core, code))
+    print("  raw secretstream decryption            %7.0f MB/s" % dec)
+    print("  download of %d GiB over HTTP            %7.0f MB/s  (%.0f %% of raw decryption)"
+          % (gib, dl, 100 * dl / dec))
+    print("  durable floor, in-process              %7.1f /s" % floor)
+    print("  200 KiB deposits, 1 client             %7.1f /s  (%.0f %% of the floor)" % (one, 100 * one / floor))
+    print("  200 KiB deposits, 8 clients            %7.1f /s  (%.0f %% of the floor)" % (eight, 100 * eight / floor))
+    print("  log-ins, 8 clients (%s)  %.1f /s" % (cfg, lps))
+    print("  100 concurrent log-ins: %d succeeded, vaultd peak RSS %.1f MiB" % (flood_ok, s2.peak / 1024))
+    print("  vaultd RSS idle %.1f MiB; peak during the %d GiB deposit %.1f MiB (+%.1f)"
+          % (idle / 1024, gib, s1.peak / 1024, (s1.peak - idle) / 1024))
+    if peak8 is not None:
+        print("  peak during 8 concurrent %d GiB deposits %.1f MiB (+%.1f MiB per upload)"
+              % (gib, peak8 / 1024, (peak8 - idle) / 1024 / 8))
+    shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
