@@ -635,9 +635,10 @@ api_upload_begin(struct api_request *rq)
 		m.expires = NULL;
 	media_type_of(rq, media);
 	m.media_type = media;
-	if (m.title == NULL || *m.title == '\0' || strlen(m.title) > DOC_TITLE_MAX)
+	if (m.title == NULL || *m.title == '\0' || strlen(m.title) > DOC_TITLE_MAX ||
+	    !vault_utf8_valid(m.title))
 		return api_error(rq, 400, "bad_title",
-		    "Give the paper a title (\"title\"), up to 200 bytes.");
+		    "Give the paper a title (\"title\"), up to 200 bytes of UTF-8.");
 	if ((cat = documents_category_index(m.category)) < 0)
 		return api_error(rq, 400, "bad_category", "The category is not one of: "
 		    "identity, residence, health, housing, employment, income, tax, "
@@ -652,7 +653,7 @@ api_upload_begin(struct api_request *rq)
 		if (!is_aidant(rq))
 			return refuse(rq, &pid, "document.deposit");
 		r = mandates_check(rq->st, &rq->sess.account, &pid,
-		    MANDATE_SCOPE_DEPOSIT, cat, NULL);
+		    MANDATE_SCOPE_DEPOSIT, cat, &rq->mandate);
 		if (r == VAULT_ERR_NOTFOUND)
 			return refuse(rq, &pid, "document.deposit");
 		if (r != VAULT_OK)
@@ -704,6 +705,13 @@ h_deposit(struct api_request *rq)
 		return r == VAULT_ERR_LIMIT ? api_error(rq, 507, "quota_exceeded",
 		    "This vault is full: delete a paper, or ask to raise the limit.") :
 		    api_vault_error(rq, r);
+	if (!is_self(rq, &info.owner)) {
+		char mt[VAULT_ID_TEXT_LEN + 1];
+		vault_id_to_text(&rq->mandate, mt);
+		(void)journal_record(rq->st, &(struct journal_event){
+		    &rq->sess.account, &info.owner, "mandate.use", mt, "ok",
+		    rq->origin });
+	}
 	return api_json(rq, 201, document_json(rq->st, &info));
 }
 
@@ -1243,11 +1251,21 @@ parse_instant(const char *s)
 	struct tm tm;
 	const char *end;
 
+	struct tm back;
+	time_t t;
+
 	memset(&tm, 0, sizeof tm);
 	end = strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm);
 	if (end == NULL || *end != '\0')
 		return -1;
-	return (int64_t)timegm(&tm) * 1000;
+	back = tm;
+	t = timegm(&back);
+	/* strptime takes February 30th; timegm would move it to March */
+	if (back.tm_mday != tm.tm_mday || back.tm_mon != tm.tm_mon ||
+	    back.tm_year != tm.tm_year || back.tm_hour != tm.tm_hour ||
+	    back.tm_min != tm.tm_min || back.tm_sec != tm.tm_sec)
+		return -1;
+	return (int64_t)t * 1000;
 }
 
 static enum MHD_Result

@@ -70,6 +70,7 @@ struct api_server {
 	pthread_t sweeper;
 	int stopping;
 	unsigned producers;            /* export threads running */
+	unsigned inflight;             /* requests between first call and completion */
 };
 
 struct api_request {
@@ -88,6 +89,7 @@ struct api_request {
 	int body_too_big;
 	/* upload */
 	struct document_put *put;
+	vault_id mandate;              /* the deposit mandate an aidant uses */
 	int upload_slot;
 	vault_err upload_err;
 	/* a response was queued early (before or during the body) */

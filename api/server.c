@@ -84,8 +84,19 @@ api_json(struct api_request *rq, unsigned status, json_t *body)
 
 	text = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
 	json_decref(body);
-	if (text == NULL)
-		return MHD_NO;
+	if (text == NULL) {
+		/* Could not build the answer (out of memory, or data that is
+		 * not UTF-8): say so rather than drop the connection. */
+		static const char fallback[] = "{\"error\":\"internal\",\"message\":"
+		    "\"Something went wrong on our side.\"}";
+		resp = MHD_create_response_from_buffer(sizeof fallback - 1,
+		    (void *)(uintptr_t)fallback, MHD_RESPMEM_PERSISTENT);
+		if (resp == NULL)
+			return MHD_NO;
+		MHD_add_response_header(resp, "Content-Type", "application/json");
+		api_common_headers(resp);
+		return api_queue(rq, 500, resp);
+	}
 	rq->bytes_out += strlen(text);
 	/* The text came from jansson's allocator (it may hold a recovery
 	 * code or a session token): give it back there, wiped. */
@@ -404,11 +415,13 @@ api_ip_result(struct api_request *rq, int success)
 	int64_t now = vault_os.now_ms(), delay;
 	unsigned over;
 
+	/* A success does not clear the address's count: whoever holds one
+	 * account could otherwise log into it between guesses at others and
+	 * never wait. The count decays after a quiet quarter of an hour. */
+	if (success)
+		return;
 	pthread_mutex_lock(&srv->mu);
-	if (success) {
-		if ((e = ip_entry(srv, rq->origin, 0)) != NULL)
-			memset(e, 0, sizeof *e);
-	} else if ((e = ip_entry(srv, rq->origin, 1)) != NULL) {
+	if ((e = ip_entry(srv, rq->origin, 1)) != NULL) {
 		/* quiet for a quarter of an hour: start again */
 		if (now - e->last_ms > 15 * 60 * 1000)
 			e->failures = 0;
@@ -431,18 +444,18 @@ api_ip_result(struct api_request *rq, int success)
 void
 api_login_floor(struct api_request *rq)
 {
-	struct timespec now, wait;
-	int64_t elapsed_ms, left;
+	struct timespec until = rq->start;
+	int64_t ns = rq->srv->opt.login_min_ms * 1000000;
 
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	elapsed_ms = (int64_t)(now.tv_sec - rq->start.tv_sec) * 1000 +
-	    (now.tv_nsec - rq->start.tv_nsec) / 1000000;
-	left = rq->srv->opt.login_min_ms - elapsed_ms;
-	if (left <= 0)
-		return;
-	wait.tv_sec = left / 1000;
-	wait.tv_nsec = (left % 1000) * 1000000;
-	while (nanosleep(&wait, &wait) != 0 && errno == EINTR)
+	/* An absolute deadline in nanoseconds: a relative sleep rounded to
+	 * milliseconds would let the sub-millisecond part of the work show. */
+	until.tv_sec += ns / 1000000000;
+	until.tv_nsec += ns % 1000000000;
+	if (until.tv_nsec >= 1000000000) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000;
+	}
+	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &until, NULL) == EINTR)
 		;
 }
 
@@ -552,7 +565,10 @@ first_call(struct api_request *rq, const char *method, const char *url)
 	if (headers > rq->srv->opt.header_max)
 		return api_error(rq, 431, "headers_too_large",
 		    "The request's headers are too large.");
-	auth = MHD_lookup_connection_value(rq->c, MHD_HEADER_KIND, "Authorization");
+	/* Routes open to anyone ignore a session altogether: a stale token
+	 * left in a page must not stop a log-in or a share link. */
+	auth = rq->route->auth == API_ANON ? NULL :
+	    MHD_lookup_connection_value(rq->c, MHD_HEADER_KIND, "Authorization");
 	if (auth != NULL) {
 		if (strncmp(auth, "Bearer ", 7) != 0 ||
 		    sessions_lookup(rq->srv->sessions, auth + 7, &rq->sess) != VAULT_OK)
@@ -604,6 +620,9 @@ access_handler(void *cls, struct MHD_Connection *c, const char *url,
 		client_address(c, rq->origin);
 		snprintf(rq->log_account, sizeof rq->log_account, "-");
 		*con_cls = rq;
+		pthread_mutex_lock(&srv->mu);
+		srv->inflight++;
+		pthread_mutex_unlock(&srv->mu);
 		return first_call(rq, method, url);
 	}
 	if (*upload_data_size > 0) {
@@ -671,6 +690,9 @@ completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	log_line(rq);
 	session_view_wipe(&rq->sess);
 	sodium_free(rq->body);
+	pthread_mutex_lock(&rq->srv->mu);
+	rq->srv->inflight--;
+	pthread_mutex_unlock(&rq->srv->mu);
 	free(rq);
 	*con_cls = NULL;
 }
@@ -697,7 +719,11 @@ sweeper_main(void *arg)
 			deadline.tv_sec++;
 			deadline.tv_nsec -= 1000000000;
 		}
-		pthread_cond_timedwait(&srv->cv, &srv->mu, &deadline);
+		/* the condition variable is shared with the pool and the
+		 * Argon2id gate: wake-ups before the deadline are not ours */
+		while (!srv->stopping && pthread_cond_timedwait(&srv->cv, &srv->mu,
+		    &deadline) != ETIMEDOUT)
+			;
 		if (srv->stopping)
 			break;
 		pthread_mutex_unlock(&srv->mu);
@@ -797,21 +823,24 @@ api_server_start(int listen_fd, struct store *first, const struct api_options *o
 void
 api_server_stop(struct api_server *srv, int64_t drain_ms)
 {
-	const union MHD_DaemonInfo *di;
-	struct timespec t = { 0, 50 * 1000000 };
+	struct timespec t = { 0, 20 * 1000000 };
 	int64_t waited = 0;
-	unsigned i;
+	unsigned i, busy;
 
 	if (srv == NULL)
 		return;
-	/* Stop accepting; let what is in flight finish, for a bounded time. */
+	/* Stop accepting; let the requests in flight finish, for a bounded
+	 * time. Idle keep-alive connections do not count: stopping the
+	 * daemon closes them. */
 	MHD_quiesce_daemon(srv->d);
 	while (waited < drain_ms) {
-		di = MHD_get_daemon_info(srv->d, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
-		if (di == NULL || di->num_connections == 0)
+		pthread_mutex_lock(&srv->mu);
+		busy = srv->inflight + srv->producers;
+		pthread_mutex_unlock(&srv->mu);
+		if (busy == 0)
 			break;
 		nanosleep(&t, NULL);
-		waited += 50;
+		waited += 20;
 	}
 	MHD_stop_daemon(srv->d);
 	pthread_mutex_lock(&srv->mu);

@@ -26,7 +26,7 @@
 
 #define SS_ABYTES crypto_secretstream_xchacha20poly1305_ABYTES
 #define SS_HEADERBYTES crypto_secretstream_xchacha20poly1305_HEADERBYTES
-#define BLOB_BATCH_CHUNKS 8
+#define BLOB_BATCH_CHUNKS 4
 #define BLOB_BATCH (BLOB_BATCH_CHUNKS * BLOB_CHUNK)
 #define BLOB_OUT_CAP (BLOB_HEADER_LEN + BLOB_BATCH_CHUNKS * (BLOB_CHUNK + SS_ABYTES))
 #define BLOB_SAMPLE 65536          /* bytes looked at to decide on deflate */
@@ -40,9 +40,12 @@ _Static_assert(BLOB_HEADER_LEN == 8 + SS_HEADERBYTES, "header layout");
 _Static_assert(BLOB_OUT_CAP >= BLOB_HEADER_LEN + BLOB_CHUNK + SS_ABYTES, "out");
 
 /* Plaintext-carrying buffers share one guarded allocation per stream. */
+/* The second input batch and output buffer are allocated only when a
+ * document needs them: most papers fit in one batch, and every guarded
+ * page costs an mmap, an mlock and a wipe. */
 struct blob_wplain {
 	crypto_secretstream_xchacha20poly1305_state st;
-	uint8_t in[2][BLOB_BATCH];
+	uint8_t in0[BLOB_BATCH];
 	uint8_t pend[BLOB_CHUNK];
 	uint8_t zbuf[BLOB_CHUNK];
 	uint8_t sample[BLOB_SAMPLE]; /* deflated sample: plaintext-derived */
@@ -74,6 +77,7 @@ z_guarded(z_stream *z)
 
 struct blob_writer {
 	struct blob_wplain *g;      /* guarded */
+	uint8_t *in[2];             /* in[0] = g->in0; in[1] guarded, lazily */
 	uint8_t *out[2];
 	size_t out_len;
 	int out_cur;
@@ -120,7 +124,6 @@ blob_writer_new(const uint8_t *dk, const vault_id *document_id,
 		return VAULT_ERR_NOMEM;
 	if ((w->g = sodium_malloc(sizeof *w->g)) == NULL ||
 	    (w->out[0] = malloc(BLOB_OUT_CAP)) == NULL ||
-	    (w->out[1] = malloc(BLOB_OUT_CAP)) == NULL ||
 	    (w->sha_plain = EVP_MD_CTX_new()) == NULL ||
 	    (w->sha_cipher = EVP_MD_CTX_new()) == NULL) {
 		blob_writer_free(w);
@@ -131,6 +134,7 @@ blob_writer_new(const uint8_t *dk, const vault_id *document_id,
 		blob_writer_free(w);
 		return VAULT_ERR_INTERNAL;
 	}
+	w->in[0] = w->g->in0;
 	memcpy(w->header, BLOB_MAGIC, 4);
 	w->header[4] = BLOB_VERSION;
 	w->header[5] = 0;       /* flags: set once the deflate decision is made */
@@ -162,6 +166,9 @@ flush_out(struct blob_writer *w)
 	w->cipher_size += w->out_len;
 	w->out_len = 0;
 	w->out_cur = cur ^ 1;
+	if (w->out[w->out_cur] == NULL &&
+	    (w->out[w->out_cur] = malloc(BLOB_OUT_CAP)) == NULL)
+		return VAULT_ERR_NOMEM;
 	hashq_wait(w->hq, w->out_ticket[w->out_cur]);
 	return VAULT_OK;
 }
@@ -250,7 +257,10 @@ sample_compresses(const uint8_t *p, size_t len, uint8_t *scratch, size_t cap)
 	if (len == 0)
 		return 0;
 	z_guarded(&z);
-	if (deflateInit(&z, 1) != Z_OK)
+	/* Level 1 with a tiny window and hash (a few KiB of state instead of
+	 * a quarter MiB): enough to tell text from JPEG, PNG or a deflated
+	 * PDF, whose bytes do not shrink at all. */
+	if (deflateInit2(&z, 1, Z_DEFLATED, 9, 1, Z_DEFAULT_STRATEGY) != Z_OK)
 		return 0;
 	z.next_in = (Bytef *)(uintptr_t)p;
 	z.avail_in = (uInt)len;
@@ -302,7 +312,7 @@ static vault_err
 process_in(struct blob_writer *w, int last)
 {
 	int cur = w->in_cur;
-	const uint8_t *p = w->g->in[cur];
+	const uint8_t *p = w->in[cur];
 	size_t len = w->in_len;
 	vault_err r;
 
@@ -317,7 +327,12 @@ process_in(struct blob_writer *w, int last)
 	if (r != VAULT_OK)
 		return r;
 	w->in_len = 0;
+	if (last)
+		return VAULT_OK;
 	w->in_cur = cur ^ 1;
+	if (w->in[w->in_cur] == NULL &&
+	    (w->in[w->in_cur] = sodium_malloc(BLOB_BATCH)) == NULL)
+		return VAULT_ERR_NOMEM;
 	hashq_wait(w->hq, w->in_ticket[w->in_cur]);
 	return VAULT_OK;
 }
@@ -336,7 +351,7 @@ blob_writer_write(struct blob_writer *w, const void *p, size_t len)
 		k = BLOB_BATCH - w->in_len;
 		if (k > len)
 			k = len;
-		memcpy(w->g->in[w->in_cur] + w->in_len, s, k);
+		memcpy(w->in[w->in_cur] + w->in_len, s, k);
 		w->in_len += k;
 		w->size += k;
 		s += k;
@@ -392,6 +407,8 @@ blob_writer_free(struct blob_writer *w)
 	if (w->z_live)
 		deflateEnd(&w->z);
 	sodium_free(w->g);
+	if (w->in[1] != NULL)
+		sodium_free(w->in[1]);
 	/* out[] holds only ciphertext: no need to wipe. */
 	free(w->out[0]);
 	free(w->out[1]);

@@ -53,7 +53,9 @@ vault_err accounts_create(struct store *s, const char *login,
 
 /* Enrols a person without keys: her key pair is made when she activates
  * her account with the one-time code, choosing her own secret. Only a
- * keyed hash of the code is stored. *codep: guarded, sodium_free it. */
+ * keyed hash of the code is stored. *codep: guarded, sodium_free it.
+ * Enrolling again a login that was never activated gives it a new code,
+ * if enrolled_by enrolled it or is an instance administrator. */
 vault_err accounts_enrol(struct store *s, const char *login,
     const char *display_name, const vault_id *enrolled_by, const char *origin,
     vault_id *idp, char **codep, int64_t *expires_at);

@@ -28,7 +28,9 @@ int db_schema_version(struct vault_db *db);
 sqlite3 *db_handle(struct vault_db *db);
 
 /* BEGIN IMMEDIATE / COMMIT / ROLLBACK. db_commit returns VAULT_ERR_IO if the
- * commit failed, in which case the transaction was rolled back. */
+ * commit failed, in which case the transaction was rolled back. A
+ * successful db_begin must be followed by exactly one db_commit or
+ * db_rollback on the same thread: it holds the process's writer mutex. */
 vault_err db_begin(struct vault_db *db);
 vault_err db_commit(struct vault_db *db);
 void db_rollback(struct vault_db *db);

@@ -45,6 +45,9 @@ typedef struct {
 	uint8_t b[VAULT_ID_LEN];
 } vault_id;
 
+/* Returns 1 if s (NUL-terminated) is well-formed UTF-8, else 0. */
+int vault_utf8_valid(const char *s);
+
 /* Fills *id with fresh random bytes. */
 void vault_id_random(vault_id *id);
 /* Writes the 32-character text form and a NUL into out (33 bytes). */

@@ -50,7 +50,8 @@ name_valid(const char *name)
 {
 	size_t n, i;
 
-	if (name == NULL || (n = strlen(name)) == 0 || n > ACCOUNT_NAME_MAX)
+	if (name == NULL || (n = strlen(name)) == 0 || n > ACCOUNT_NAME_MAX ||
+	    !vault_utf8_valid(name))
 		return 0;
 	for (i = 0; i < n; i++)
 		if ((unsigned char)name[i] < 0x20 || name[i] == 0x7f)
@@ -326,6 +327,45 @@ activation_hash(const struct store *s, const char *code, uint8_t out[32])
 	return VAULT_OK;
 }
 
+/* Inside the enrolment's transaction: replaces the code of a pending
+ * account. VAULT_ERR_EXISTS if the login is activated or the requester may
+ * not renew it. */
+static vault_err
+renew_code(struct store *s, const char *login, const vault_id *requester,
+    const uint8_t h[32], int64_t expires, vault_id *idp, char idt[VAULT_ID_TEXT_LEN + 1])
+{
+	char rt[VAULT_ID_TEXT_LEN + 1];
+	struct account_info who;
+	sqlite3_stmt *st;
+	int rc, admin;
+
+	if (requester == NULL || accounts_get(s, requester, &who) != VAULT_OK)
+		return VAULT_ERR_EXISTS;
+	admin = strcmp(who.role, "instance_admin") == 0;
+	vault_id_to_text(requester, rt);
+	if (sqlite3_prepare_v2(db_handle(s->db),
+	    "UPDATE accounts SET activation_hash = ?2, activation_expires_at = ?3"
+	    " WHERE login = lower(?1) AND activation_hash IS NOT NULL"
+	    " AND (?5 OR enrolled_by = ?4) AND NOT EXISTS (SELECT 1 FROM"
+	    " account_keys k WHERE k.account_id = accounts.account_id)"
+	    " RETURNING account_id", -1, &st, NULL) != SQLITE_OK)
+		return VAULT_ERR_INTERNAL;
+	sqlite3_bind_text(st, 1, login, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 2, h, 32, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, expires);
+	sqlite3_bind_text(st, 4, rt, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 5, admin);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		snprintf(idt, VAULT_ID_TEXT_LEN + 1, "%s", sqlite3_column_text(st, 0));
+		rc = vault_id_from_text(idt, idp) == VAULT_OK ? SQLITE_DONE : SQLITE_CORRUPT;
+		sqlite3_step(st);
+	} else if (rc == SQLITE_DONE)
+		rc = SQLITE_CONSTRAINT;
+	sqlite3_finalize(st);
+	return rc == SQLITE_CONSTRAINT ? VAULT_ERR_EXISTS : db_err(rc);
+}
+
 vault_err
 accounts_enrol(struct store *s, const char *login, const char *display_name,
     const vault_id *enrolled_by, const char *origin, vault_id *idp,
@@ -359,8 +399,14 @@ accounts_enrol(struct store *s, const char *login, const char *display_name,
 	*expires_at = vault_os.now_ms() + ACCOUNT_ACTIVATION_MS;
 	if ((r = db_begin(s->db)) != VAULT_OK)
 		goto fail;
-	if ((r = insert_account(s, idt, login, "person", display_name, NULL,
-	    enrolled_by, h, *expires_at)) != VAULT_OK ||
+	r = insert_account(s, idt, login, "person", display_name, NULL,
+	    enrolled_by, h, *expires_at);
+	/* The login of someone enrolled but never activated (her code lost
+	 * or expired): a new code, for whoever enrolled her or an instance
+	 * administrator. An activated account is never touched. */
+	if (r == VAULT_ERR_EXISTS)
+		r = renew_code(s, login, enrolled_by, h, *expires_at, &id, idt);
+	if (r != VAULT_OK ||
 	    (r = journal_append(s, &(struct journal_event){ enrolled_by, &id,
 	    "account.enrol", idt, "ok", origin })) != VAULT_OK) {
 		db_rollback(s->db);
@@ -519,50 +565,100 @@ unlock_dummy(struct store *s, const char *secret, size_t secret_len)
 	sodium_free(sk);
 }
 
-/* Writes the log-in counters and the attempt's events in one transaction. */
+enum attempt { ATTEMPT_UNKNOWN, ATTEMPT_LOCKED, ATTEMPT_FAILED, ATTEMPT_OK };
+
+/*
+ * Records a log-in attempt: its journal events and the account's counters,
+ * read and written in the same write transaction, so that concurrent
+ * attempts cannot undo each other (a failure counted on a stale value, a
+ * lock overwritten by a later write). A success that finds the account
+ * locked meanwhile is refused: VAULT_ERR_AUTH.
+ */
 static vault_err
-record_attempt(struct store *s, const vault_id *id, int64_t failed,
-    int64_t locked_until, const char *origin, const char *action,
-    const char *outcome, int locked_now)
+record_attempt(struct store *s, const vault_id *id, enum attempt kind,
+    const char *origin, int *locked_now)
 {
 	char idt[VAULT_ID_TEXT_LEN + 1];
+	int64_t failed = 0, locked_until = 0, now = vault_os.now_ms();
+	const char *action = "session.login_failed", *outcome = "failed";
 	sqlite3_stmt *st;
 	vault_err r;
-	int rc;
+	int rc, lock = 0;
 
+	if (locked_now != NULL)
+		*locked_now = 0;
 	if ((r = store_writable(s)) != VAULT_OK)
 		return r;
 	if ((r = db_begin(s->db)) != VAULT_OK)
 		return store_note_failure(s, r);
-	if (id != NULL) {
+	if (id != NULL && (kind == ATTEMPT_FAILED || kind == ATTEMPT_OK)) {
 		vault_id_to_text(id, idt);
-		if (sqlite3_prepare_v2(db_handle(s->db),
-		    "UPDATE accounts SET failed_logins = ?2, locked_until = ?3"
-		    " WHERE account_id = ?1", -1, &st, NULL) != SQLITE_OK) {
+		if (sqlite3_prepare_v2(db_handle(s->db), "SELECT failed_logins,"
+		    " locked_until FROM accounts WHERE account_id = ?1", -1, &st,
+		    NULL) != SQLITE_OK) {
 			db_rollback(s->db);
 			return VAULT_ERR_INTERNAL;
 		}
 		sqlite3_bind_text(st, 1, idt, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 2, failed);
-		sqlite3_bind_int64(st, 3, locked_until);
-		rc = sqlite3_step(st);
+		if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+			failed = sqlite3_column_int64(st, 0);
+			locked_until = sqlite3_column_int64(st, 1);
+		}
 		sqlite3_finalize(st);
-		if (rc != SQLITE_DONE) {
+		if (rc != SQLITE_ROW) {
 			db_rollback(s->db);
-			return db_err(rc);
+			return rc == SQLITE_DONE ? VAULT_ERR_AUTH : db_err(rc);
+		}
+		if (kind == ATTEMPT_OK && locked_until > now) {
+			/* locked by a concurrent failure since we looked */
+			kind = ATTEMPT_LOCKED;
+		} else if (kind == ATTEMPT_OK) {
+			failed = 0;
+			locked_until = 0;
+		} else if (++failed >= (int64_t)s->opt.lock_threshold) {
+			if (locked_until < now + s->opt.lock_ms)
+				locked_until = now + s->opt.lock_ms;
+			failed = 0;
+			lock = 1;
+		}
+		if (kind != ATTEMPT_LOCKED) {
+			if (sqlite3_prepare_v2(db_handle(s->db), "UPDATE accounts SET"
+			    " failed_logins = ?2, locked_until = ?3 WHERE account_id = ?1",
+			    -1, &st, NULL) != SQLITE_OK) {
+				db_rollback(s->db);
+				return VAULT_ERR_INTERNAL;
+			}
+			sqlite3_bind_text(st, 1, idt, -1, SQLITE_STATIC);
+			sqlite3_bind_int64(st, 2, failed);
+			sqlite3_bind_int64(st, 3, locked_until);
+			rc = sqlite3_step(st);
+			sqlite3_finalize(st);
+			if (rc != SQLITE_DONE) {
+				db_rollback(s->db);
+				return db_err(rc);
+			}
 		}
 	}
+	if (kind == ATTEMPT_OK) {
+		action = "session.login";
+		outcome = "ok";
+	} else if (kind == ATTEMPT_LOCKED)
+		outcome = "locked";
 	/* a successful log-in is the account's own act; a failed one is
 	 * nobody's (whoever typed it is unknown) */
 	if ((r = journal_append(s, &(struct journal_event){
-	    strcmp(outcome, "ok") == 0 ? id : NULL, id, action, NULL, outcome,
+	    kind == ATTEMPT_OK ? id : NULL, id, action, NULL, outcome,
 	    origin })) != VAULT_OK ||
-	    (locked_now && (r = journal_append(s, &(struct journal_event){ NULL,
+	    (lock && (r = journal_append(s, &(struct journal_event){ NULL,
 	    id, "session.locked", NULL, "ok", origin })) != VAULT_OK)) {
 		db_rollback(s->db);
 		return r;
 	}
-	return store_note_failure(s, db_commit(s->db));
+	if ((r = store_note_failure(s, db_commit(s->db))) != VAULT_OK)
+		return r;
+	if (locked_now != NULL)
+		*locked_now = lock;
+	return kind == ATTEMPT_OK ? VAULT_OK : VAULT_ERR_AUTH;
 }
 
 vault_err
@@ -572,7 +668,7 @@ accounts_unlock(struct store *s, const char *login, const char *secret,
 {
 	struct unlock_report dummy_rep;
 	struct keys_record rec, up;
-	int64_t failed = 0, locked_until = 0, now;
+	int64_t failed = 0, locked_until = 0;
 	vault_err r;
 
 	memset(u, 0, sizeof *u);
@@ -586,8 +682,7 @@ accounts_unlock(struct store *s, const char *login, const char *secret,
 		/* Same work as for a known login: one Argon2id, one durable
 		 * journal entry. */
 		unlock_dummy(s, secret, secret_len);
-		(void)record_attempt(s, NULL, 0, 0, origin, "session.login_failed",
-		    "failed", 0);
+		(void)record_attempt(s, NULL, ATTEMPT_UNKNOWN, origin, NULL);
 		memset(u, 0, sizeof *u);
 		return VAULT_ERR_AUTH;
 	}
@@ -595,12 +690,10 @@ accounts_unlock(struct store *s, const char *login, const char *secret,
 		return r;
 	rep->known = 1;
 	rep->id = rec.account_id;
-	now = vault_os.now_ms();
-	if (locked_until > now) {
+	if (locked_until > vault_os.now_ms()) {
 		unlock_dummy(s, secret, secret_len);
 		rep->locked = 1;
-		(void)record_attempt(s, &rec.account_id, failed, locked_until,
-		    origin, "session.login_failed", "locked", 0);
+		(void)record_attempt(s, &rec.account_id, ATTEMPT_LOCKED, origin, NULL);
 		memset(u, 0, sizeof *u);
 		return VAULT_ERR_AUTH;
 	}
@@ -609,20 +702,18 @@ accounts_unlock(struct store *s, const char *login, const char *secret,
 		memset(u, 0, sizeof *u);
 		if (r != VAULT_ERR_AUTH)
 			return r;
-		if (++failed >= (int64_t)s->opt.lock_threshold) {
-			locked_until = now + s->opt.lock_ms;
-			failed = 0;
-			rep->locked_now = 1;
-		}
-		(void)record_attempt(s, &rec.account_id, failed, locked_until,
-		    origin, "session.login_failed", "failed", rep->locked_now);
+		(void)record_attempt(s, &rec.account_id, ATTEMPT_FAILED, origin,
+		    &rep->locked_now);
 		return VAULT_ERR_AUTH;
 	}
 	u->id = rec.account_id;
 	memcpy(u->pk, rec.pk, sizeof u->pk);
-	if ((r = record_attempt(s, &rec.account_id, 0, 0, origin, "session.login",
-	    "ok", 0)) != VAULT_OK) {
-		/* no session without its journal entry */
+	if ((r = record_attempt(s, &rec.account_id, ATTEMPT_OK, origin,
+	    NULL)) != VAULT_OK) {
+		/* no session without its journal entry, none for an account
+		 * locked meanwhile */
+		if (r == VAULT_ERR_AUTH)
+			rep->locked = 1;
 		account_unlocked_wipe(u);
 		return r;
 	}

@@ -90,7 +90,8 @@ title_valid(const char *t)
 {
 	size_t n, i;
 
-	if (t == NULL || (n = strlen(t)) == 0 || n > DOC_TITLE_MAX)
+	if (t == NULL || (n = strlen(t)) == 0 || n > DOC_TITLE_MAX ||
+	    !vault_utf8_valid(t))
 		return 0;
 	for (i = 0; i < n; i++)
 		if ((unsigned char)t[i] < 0x20 || t[i] == 0x7f)

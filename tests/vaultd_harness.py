@@ -194,3 +194,20 @@ class Vault:
                          {"aidant_id": aidant_id, "scopes": scopes,
                           "categories": categories, "duration_days": days},
                          token=person_token)
+
+    # -- helpers added for api_test.py ------------------------------------
+    def wait_exit(self, timeout=40):
+        """Waits for a daemon that was sent a signal to exit by itself;
+        returns its exit status (None if it had to be killed)."""
+        if self.proc is None:
+            return None
+        try:
+            rc = self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            rc = None
+        self.proc = None
+        time.sleep(0.05)
+        self.log.flush()
+        return rc
