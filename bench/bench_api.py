@@ -146,13 +146,15 @@ def main():
         def curl_config(n, name):
             path = os.path.join(work, name)
             with open(path, "w") as f:
-                for _ in range(n):
-                    f.write('url = "http://%s/v1/persons/%s/documents?title=p&category=income"\n'
+                for i in range(n):
+                    # "next" between transfers: options, headers included,
+                    # would otherwise pile up from one transfer to the next
+                    f.write('%surl = "http://%s/v1/persons/%s/documents?title=p&category=income"\n'
                             'request = "POST"\nupload-file = "%s"\n'
                             'header = "Authorization: Bearer %s"\n'
                             'header = "Content-Type: application/pdf"\n'
-                            'output = "/dev/null"\nwrite-out = "%%{http_code} "\nnext\n'
-                            % (v.addr, pid, small_file, tp))
+                            'output = "/dev/null"\nwrite-out = "%%{http_code} "\n'
+                            % ("next\n" if i else "", v.addr, pid, small_file, tp))
             return path
 
         def count_docs():
