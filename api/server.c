@@ -804,7 +804,7 @@ api_server_start(int listen_fd, struct store *first, const struct api_options *o
 	    MHD_OPTION_CONNECTION_LIMIT, o->max_connections,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)60,
 	    /* request line and headers; bigger ones get MHD's own 431 */
-	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(o->header_max * 4 + 65536),
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(o->header_max * 4 + 1048576),
 	    MHD_OPTION_NOTIFY_COMPLETED, completed, srv,
 	    o->tls_cert_pem != NULL ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END,
 	    o->tls_cert_pem, MHD_OPTION_HTTPS_MEM_KEY, o->tls_key_pem,

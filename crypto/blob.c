@@ -420,14 +420,21 @@ blob_writer_free(struct blob_writer *w)
 
 /* ---- reader ---------------------------------------------------------- */
 
+/* Two plaintext chunks: while the reader hands out one, the hash thread may
+ * still be hashing the other (uncompressed blobs: the chunk is the
+ * original; deflated ones are hashed as they are inflated, inline). */
 struct blob_rplain {
 	crypto_secretstream_xchacha20poly1305_state st;
-	uint8_t p[BLOB_CHUNK];       /* the last verified chunk */
+	uint8_t pbuf[2][BLOB_CHUNK];
 };
 
 struct blob_reader {
 	struct blob_rplain *g;       /* guarded */
 	uint8_t c[BLOB_CHUNK + SS_ABYTES];
+	uint8_t *p;                  /* the last verified chunk: g->pbuf[p_cur] */
+	int p_cur;
+	uint64_t p_ticket[2];
+	struct hashq *hq;
 	size_t p_len, p_off;
 	uint8_t ad[BLOB_AD_LEN];
 	int compressed;
@@ -480,6 +487,7 @@ blob_reader_new(const uint8_t *dk, const vault_id *document_id,
 	}
 	r->src = *src;
 	r->expected = expected_size;
+	r->p = r->g->pbuf[0];
 	memcpy(r->expected_sha256, expected_sha256, 32);
 	if ((r->sha = EVP_MD_CTX_new()) == NULL ||
 	    EVP_DigestInit_ex(r->sha, EVP_sha256(), NULL) != 1) {
@@ -506,6 +514,11 @@ blob_reader_new(const uint8_t *dk, const vault_id *document_id,
 		goto fail;
 	}
 	r->compressed = (h[5] & BLOB_FLAG_DEFLATE) != 0;
+	/* A large uncompressed document is hashed on a second thread, beside
+	 * decryption; others inline. */
+	if ((e = hashq_new(!r->compressed && expected_size > 4 * BLOB_CHUNK,
+	    &r->hq)) != VAULT_OK)
+		goto fail;
 	make_ad(h, document_id, owner_id, r->ad);
 	if (crypto_secretstream_xchacha20poly1305_init_pull(&r->g->st, h + 8,
 	    dk) != 0) {
@@ -527,7 +540,8 @@ fail:
 	return e;
 }
 
-/* Decrypts the next chunk into g->p. */
+/* Decrypts the next chunk into the other plaintext buffer, once the hash
+ * thread is done with it. */
 static vault_err
 next_chunk(struct blob_reader *r)
 {
@@ -540,7 +554,10 @@ next_chunk(struct blob_reader *r)
 		return e;
 	if (got < SS_ABYTES)
 		return got == 0 ? VAULT_ERR_TRUNCATED : VAULT_ERR_CORRUPT;
-	if (crypto_secretstream_xchacha20poly1305_pull(&r->g->st, r->g->p, &plen,
+	r->p_cur ^= 1;
+	r->p = r->g->pbuf[r->p_cur];
+	hashq_wait(r->hq, r->p_ticket[r->p_cur]);
+	if (crypto_secretstream_xchacha20poly1305_pull(&r->g->st, r->p, &plen,
 	    &tag, r->c, got, r->ad, BLOB_AD_LEN) != 0)
 		return VAULT_ERR_CORRUPT;
 	if (tag == crypto_secretstream_xchacha20poly1305_TAG_FINAL) {
@@ -561,6 +578,8 @@ next_chunk(struct blob_reader *r)
 	r->chunks++;
 	r->p_len = (size_t)plen;
 	r->p_off = 0;
+	if (!r->compressed && plen > 0)
+		r->p_ticket[r->p_cur] = hashq_submit(r->hq, r->sha, r->p, r->p_len);
 	return VAULT_OK;
 }
 
@@ -582,14 +601,14 @@ read_some(struct blob_reader *r, uint8_t *buf, size_t cap, size_t *n)
 			k = r->p_len - r->p_off;
 			if (k > cap)
 				k = cap;
-			memcpy(buf, r->g->p + r->p_off, k);
+			memcpy(buf, r->p + r->p_off, k);
 			r->p_off += k;
 			*n = k;
 			break;
 		}
 		if (r->compressed && !r->z_end &&
 		    (r->p_off < r->p_len || r->final_seen)) {
-			r->z.next_in = r->g->p + r->p_off;
+			r->z.next_in = r->p + r->p_off;
 			r->z.avail_in = (uInt)(r->p_len - r->p_off);
 			r->z.next_out = buf;
 			r->z.avail_out = (uInt)cap;
@@ -617,7 +636,8 @@ read_some(struct blob_reader *r, uint8_t *buf, size_t cap, size_t *n)
 				return VAULT_ERR_CORRUPT;
 			/* The legal fingerprint recorded at deposit must be the
 			 * fingerprint of what comes out. */
-			if (EVP_DigestFinal_ex(r->sha, md, &mdlen) != 1 ||
+			if (hashq_wait_all(r->hq) != VAULT_OK ||
+			    EVP_DigestFinal_ex(r->sha, md, &mdlen) != 1 ||
 			    sodium_memcmp(md, r->expected_sha256, 32) != 0)
 				return VAULT_ERR_CORRUPT;
 			return VAULT_OK;
@@ -627,7 +647,9 @@ read_some(struct blob_reader *r, uint8_t *buf, size_t cap, size_t *n)
 	}
 	if (r->produced + *n > r->expected || r->produced + *n < r->produced)
 		return VAULT_ERR_CORRUPT;
-	if (EVP_DigestUpdate(r->sha, buf, *n) != 1)
+	/* deflated: the original is what inflate wrote (uncompressed chunks
+	 * were handed to the hash thread whole) */
+	if (r->compressed && EVP_DigestUpdate(r->sha, buf, *n) != 1)
 		return VAULT_ERR_INTERNAL;
 	r->produced += *n;
 	return VAULT_OK;
@@ -661,6 +683,7 @@ blob_reader_free(struct blob_reader *r)
 		return;
 	if (r->z_live)
 		inflateEnd(&r->z);
+	hashq_free(r->hq); /* before the buffers it may be reading */
 	EVP_MD_CTX_free(r->sha);
 	sodium_free(r->g);
 	free(r);
