@@ -393,6 +393,39 @@ h_persons_create(struct api_request *rq)
 	return ret;
 }
 
+/* The anonymous routes that take a login, a code and a new secret
+ * (activation, recovery): throttled by address, parsed, the secret checked
+ * against the policy, then inside the Argon2id gate. Returns 0 with *op to
+ * json_decref and the gate to leave, or -1 after answering. */
+static int
+code_request(struct api_request *rq, const char *code_field, size_t code_max,
+    const char *secret_field, json_t **op, const char **login,
+    const char **code, const char **secret)
+{
+	json_t *o;
+
+	*op = NULL;
+	if (api_ip_check(rq) != 0 || (o = api_body_json(rq)) == NULL)
+		return -1;
+	if (api_json_string(rq, o, "login", 1, 256, login) != 0 ||
+	    api_json_string(rq, o, code_field, 1, code_max, code) != 0 ||
+	    api_json_string(rq, o, secret_field, 1, KEYS_SECRET_MAX_LEN, secret) != 0) {
+		json_decref(o);
+		return -1;
+	}
+	if (strlen(*secret) < secret_min("person")) {
+		json_decref(o);
+		bad_secret(rq, "person");
+		return -1;
+	}
+	if (api_argon_enter(rq) != 0) {
+		json_decref(o);
+		return -1;
+	}
+	*op = o;
+	return 0;
+}
+
 static enum MHD_Result
 h_activate(struct api_request *rq)
 {
@@ -403,24 +436,9 @@ h_activate(struct api_request *rq)
 	json_t *o;
 	vault_err r;
 
-	if (api_ip_check(rq) != 0)
+	if (code_request(rq, "activation_code", 64, "secret", &o, &login, &acode,
+	    &secret) != 0)
 		return MHD_YES;
-	if ((o = api_body_json(rq)) == NULL)
-		return MHD_YES;
-	if (api_json_string(rq, o, "login", 1, 256, &login) != 0 ||
-	    api_json_string(rq, o, "activation_code", 1, 64, &acode) != 0 ||
-	    api_json_string(rq, o, "secret", 1, KEYS_SECRET_MAX_LEN, &secret) != 0) {
-		json_decref(o);
-		return MHD_YES;
-	}
-	if (strlen(secret) < secret_min("person")) {
-		json_decref(o);
-		return bad_secret(rq, "person");
-	}
-	if (api_argon_enter(rq) != 0) {
-		json_decref(o);
-		return MHD_YES;
-	}
 	r = accounts_activate(rq->st, login, acode, secret, strlen(secret),
 	    rq->origin, &id, &code);
 	api_argon_leave(rq);
@@ -448,24 +466,9 @@ h_recover(struct api_request *rq)
 	json_t *o;
 	vault_err r;
 
-	if (api_ip_check(rq) != 0)
+	if (code_request(rq, "recovery_code", 128, "new_secret", &o, &login,
+	    &rcode, &secret) != 0)
 		return MHD_YES;
-	if ((o = api_body_json(rq)) == NULL)
-		return MHD_YES;
-	if (api_json_string(rq, o, "login", 1, 256, &login) != 0 ||
-	    api_json_string(rq, o, "recovery_code", 1, 128, &rcode) != 0 ||
-	    api_json_string(rq, o, "new_secret", 1, KEYS_SECRET_MAX_LEN, &secret) != 0) {
-		json_decref(o);
-		return MHD_YES;
-	}
-	if (strlen(secret) < secret_min("person")) {
-		json_decref(o);
-		return bad_secret(rq, "person");
-	}
-	if (api_argon_enter(rq) != 0) {
-		json_decref(o);
-		return MHD_YES;
-	}
 	r = accounts_recover(rq->st, login, rcode, secret, strlen(secret),
 	    rq->origin, &id, &code);
 	/* Sessions opened with the old secret end now. */

@@ -4,6 +4,9 @@
 #include <stdarg.h>
 #include <time.h>
 #include <unistd.h>
+#include <libgen.h>
+#include <limits.h>
+#include <string.h>
 #include <stdio.h>
 
 #include "vault_os.h"
@@ -49,6 +52,34 @@ vault_os_reset(void)
 	vault_os.unlink = unlink;
 	vault_os.close = close;
 	vault_os.now_ms = real_now_ms;
+}
+
+int
+vault_os_fsync_dir(const char *dir)
+{
+	int fd, r, saved;
+
+	fd = vault_os.open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	r = vault_os.fsync(fd);
+	saved = errno;
+	vault_os.close(fd);
+	errno = saved;
+	return r;
+}
+
+int
+vault_os_fsync_parent(const char *path)
+{
+	char buf[PATH_MAX];
+
+	if (strlen(path) >= sizeof buf) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	strcpy(buf, path);
+	return vault_os_fsync_dir(dirname(buf));
 }
 
 int

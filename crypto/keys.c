@@ -47,23 +47,6 @@ keys_pwparams_check(const struct keys_pwparams *p)
 
 /* ---- pepper ---------------------------------------------------------- */
 
-static int
-fsync_parent_dir(const char *path)
-{
-	char buf[PATH_MAX];
-	int fd, r;
-
-	if (strlen(path) >= sizeof buf)
-		return -1;
-	strcpy(buf, path);
-	fd = vault_os.open(dirname(buf), O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
-	if (fd < 0)
-		return -1;
-	r = vault_os.fsync(fd);
-	vault_os.close(fd);
-	return r;
-}
-
 vault_err
 keys_file_create(const char *path)
 {
@@ -87,7 +70,7 @@ keys_file_create(const char *path)
 		vault_os.unlink(path);
 		goto out;
 	}
-	if (vault_os.close(fd) != 0 || fsync_parent_dir(path) != 0)
+	if (vault_os.close(fd) != 0 || vault_os_fsync_parent(path) != 0)
 		goto out;
 	r = VAULT_OK;
 out:

@@ -107,23 +107,6 @@ out:
 
 /* ---- files ----------------------------------------------------------- */
 
-static int
-fsync_parent_dir(const char *path)
-{
-	char buf[PATH_MAX];
-	int fd, r;
-
-	if (strlen(path) >= sizeof buf)
-		return -1;
-	strcpy(buf, path);
-	fd = vault_os.open(dirname(buf), O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
-	if (fd < 0)
-		return -1;
-	r = vault_os.fsync(fd);
-	vault_os.close(fd);
-	return r;
-}
-
 static vault_err
 errno_err(void)
 {
@@ -229,7 +212,7 @@ tlscert_create(const char *cert_path, const char *key_path)
 	cert_fd = -1;
 	/* the names themselves: once per directory (usually the same one,
 	 * and a second fsync of it is cheap) */
-	if (fsync_parent_dir(key_path) != 0 || fsync_parent_dir(cert_path) != 0)
+	if (vault_os_fsync_parent(key_path) != 0 || vault_os_fsync_parent(cert_path) != 0)
 		goto out;
 	r = VAULT_OK;
 out:

@@ -122,6 +122,12 @@ void documents_close(struct document_read *r);
 vault_err documents_delete(struct store *s, const vault_id *owner,
     const vault_id *document_id, const vault_id *actor, const char *origin);
 
+/* Inserts one key wrapping inside the caller's transaction: holder_kind
+ * "owner", "aidant" (holder_id: the mandate) or "share" (the link). */
+vault_err documents_add_wrapping(struct store *s, const char *document_id,
+    const char *holder_kind, const char *holder_id, const void *wrapped,
+    size_t len, int64_t now);
+
 /* Sum of the sizes of the owner's documents. */
 vault_err documents_usage(struct store *s, const vault_id *owner, uint64_t *bytes);
 

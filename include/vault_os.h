@@ -31,4 +31,9 @@ void vault_os_reset(void);
 /* write(2) until done or error; returns 0, or -1 with errno set. */
 int vault_os_write_all(int fd, const void *buf, size_t len);
 
+/* fsync of a directory, or of the directory that holds path: what makes a
+ * created, renamed or removed name durable. 0, or -1 with errno set. */
+int vault_os_fsync_dir(const char *dir);
+int vault_os_fsync_parent(const char *path);
+
 #endif

@@ -95,28 +95,13 @@ errno_err(void)
 	}
 }
 
-static int
-fsync_dir(const char *path)
-{
-	int fd, r, saved;
-
-	fd = vault_os.open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
-	if (fd < 0)
-		return -1;
-	r = vault_os.fsync(fd);
-	saved = errno;
-	vault_os.close(fd);
-	errno = saved;
-	return r;
-}
-
 /* mkdir that is durable: the new entry is fsynced in its parent. */
 static int
 mkdir_durable(const char *path, const char *parent)
 {
 	if (mkdir(path, 0700) != 0)
 		return errno == EEXIST ? 0 : -1;
-	return fsync_dir(parent);
+	return vault_os_fsync_dir(parent);
 }
 
 static int
@@ -215,7 +200,7 @@ fs_put_commit(struct blobstore_put *p)
 	}
 	p->tmp[0] = '\0';
 	/* 4. the directory entry */
-	if (fsync_dir(p->subdir) != 0) {
+	if (vault_os_fsync_dir(p->subdir) != 0) {
 		r = VAULT_ERR_IO;
 		/* Visible but not known durable: take it back, so that the
 		 * caller's failure leaves nothing behind. */
@@ -313,7 +298,7 @@ fs_remove(struct blobstore *bs, const char *name)
 	if (vault_os.unlink(path) != 0)
 		return errno_err();
 	snprintf(sub, PATH_MAX, "%s/%.2s", bs->dir, name);
-	if (fsync_dir(sub) != 0)
+	if (vault_os_fsync_dir(sub) != 0)
 		return VAULT_ERR_IO;
 	return VAULT_OK;
 }
@@ -412,7 +397,7 @@ fs_recover(struct blobstore *bs, unsigned *removed)
 			(*removed)++;
 	}
 	closedir(d);
-	if (*removed > 0 && fsync_dir(tdir) != 0)
+	if (*removed > 0 && vault_os_fsync_dir(tdir) != 0)
 		return errno_err();
 	return VAULT_OK;
 }

@@ -327,6 +327,29 @@ documents_put_write(struct document_put *p, const void *buf, size_t len)
 	return p->err;
 }
 
+vault_err
+documents_add_wrapping(struct store *s, const char *document_id,
+    const char *holder_kind, const char *holder_id, const void *wrapped,
+    size_t len, int64_t now)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (sqlite3_prepare_v2(db_handle(s->db),
+	    "INSERT INTO key_wrappings (document_id, holder_kind, holder_id,"
+	    " wrapped, created_at) VALUES (?1, ?2, ?3, ?4, ?5)", -1, &st,
+	    NULL) != SQLITE_OK)
+		return VAULT_ERR_INTERNAL;
+	sqlite3_bind_text(st, 1, document_id, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 2, holder_kind, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, holder_id, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_blob(st, 4, wrapped, (int)len, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 5, now);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? VAULT_OK : db_err(rc);
+}
+
 /* A document deposited in the categories of an active read mandate is
  * wrapped for that mandate's aidant at once (DESIGN.md: charter 3). */
 static vault_err
@@ -334,7 +357,7 @@ wrap_for_mandates(struct document_put *p, const char *owner, int64_t now)
 {
 	uint8_t sealed[KEYS_SEALED_DOCKEY_LEN];
 	sqlite3 *h = db_handle(p->s->db);
-	sqlite3_stmt *q = NULL, *ins = NULL;
+	sqlite3_stmt *q = NULL;
 	vault_err r = VAULT_OK;
 	int rc;
 
@@ -342,14 +365,8 @@ wrap_for_mandates(struct document_put *p, const char *owner, int64_t now)
 	    "SELECT m.mandate_id, k.public_key FROM mandates m JOIN account_keys k"
 	    " ON k.account_id = m.aidant_id WHERE m.person_id = ?1"
 	    " AND m.scope_read = 1 AND m.revoked_at IS NULL AND m.expires_at > ?2"
-	    " AND (m.categories >> ?3) & 1", -1, &q, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(h,
-	    "INSERT INTO key_wrappings (document_id, holder_kind, holder_id,"
-	    " wrapped, created_at) VALUES (?1, 'aidant', ?2, ?3, ?4)", -1, &ins,
-	    NULL) != SQLITE_OK) {
-		r = VAULT_ERR_INTERNAL;
-		goto out;
-	}
+	    " AND (m.categories >> ?3) & 1", -1, &q, NULL) != SQLITE_OK)
+		return VAULT_ERR_INTERNAL;
 	sqlite3_bind_text(q, 1, owner, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(q, 2, now);
 	sqlite3_bind_int(q, 3, documents_category_index(p->category));
@@ -359,24 +376,16 @@ wrap_for_mandates(struct document_put *p, const char *owner, int64_t now)
 			goto out;
 		}
 		if ((r = keys_dockey_seal(p->dk, &p->id, sqlite3_column_blob(q, 1),
-		    sealed)) != VAULT_OK)
+		    sealed)) != VAULT_OK ||
+		    (r = documents_add_wrapping(p->s, p->idt, "aidant",
+		    (const char *)sqlite3_column_text(q, 0), sealed, sizeof sealed,
+		    now)) != VAULT_OK)
 			goto out;
-		sqlite3_reset(ins);
-		sqlite3_bind_text(ins, 1, p->idt, -1, SQLITE_STATIC);
-		sqlite3_bind_text(ins, 2, (const char *)sqlite3_column_text(q, 0), -1,
-		    SQLITE_TRANSIENT);
-		sqlite3_bind_blob(ins, 3, sealed, sizeof sealed, SQLITE_STATIC);
-		sqlite3_bind_int64(ins, 4, now);
-		if ((rc = sqlite3_step(ins)) != SQLITE_DONE) {
-			r = db_err(rc);
-			goto out;
-		}
 	}
 	if (rc != SQLITE_DONE)
 		r = db_err(rc);
 out:
 	sqlite3_finalize(q);
-	sqlite3_finalize(ins);
 	return r;
 }
 
@@ -425,20 +434,9 @@ insert_rows(struct document_put *p, const struct blob_result *res,
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE)
 		return db_err(rc);
-	if (sqlite3_prepare_v2(h,
-	    "INSERT INTO key_wrappings (document_id, holder_kind, holder_id,"
-	    " wrapped, created_at) VALUES (?1, 'owner', ?2, ?3, ?4)", -1, &st,
-	    NULL) != SQLITE_OK)
-		return VAULT_ERR_INTERNAL;
-	sqlite3_bind_text(st, 1, p->idt, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, owner, -1, SQLITE_STATIC);
-	sqlite3_bind_blob(st, 3, sealed, KEYS_SEALED_DOCKEY_LEN, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 4, now);
-	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE)
-		return db_err(rc);
-	if ((r = wrap_for_mandates(p, owner, now)) != VAULT_OK)
+	if ((r = documents_add_wrapping(p->s, p->idt, "owner", owner, sealed,
+	    KEYS_SEALED_DOCKEY_LEN, now)) != VAULT_OK ||
+	    (r = wrap_for_mandates(p, owner, now)) != VAULT_OK)
 		return r;
 	return journal_append(p->s, &(struct journal_event){ &p->depositor,
 	    &p->owner, "document.deposit", p->idt, "ok",

@@ -50,7 +50,7 @@ wrap_documents(struct store *s, const struct account_unlocked *person,
 	uint8_t sealed[KEYS_SEALED_DOCKEY_LEN], *dk = NULL;
 	char pt[VAULT_ID_TEXT_LEN + 1];
 	struct document_info info;
-	sqlite3_stmt *q = NULL, *ins = NULL;
+	sqlite3_stmt *q = NULL;
 	vault_id doc;
 	vault_err r = VAULT_OK;
 	int rc;
@@ -58,14 +58,8 @@ wrap_documents(struct store *s, const struct account_unlocked *person,
 	vault_id_to_text(&person->id, pt);
 	if (sqlite3_prepare_v2(db_handle(s->db),
 	    "SELECT document_id, category FROM documents WHERE owner_id = ?1",
-	    -1, &q, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(db_handle(s->db),
-	    "INSERT INTO key_wrappings (document_id, holder_kind, holder_id,"
-	    " wrapped, created_at) VALUES (?1, 'aidant', ?2, ?3, ?4)", -1, &ins,
-	    NULL) != SQLITE_OK) {
-		r = VAULT_ERR_INTERNAL;
-		goto out;
-	}
+	    -1, &q, NULL) != SQLITE_OK)
+		return VAULT_ERR_INTERNAL;
 	sqlite3_bind_text(q, 1, pt, -1, SQLITE_STATIC);
 	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
 		int cat = documents_category_index((const char *)sqlite3_column_text(q, 1));
@@ -81,16 +75,9 @@ wrap_documents(struct store *s, const struct account_unlocked *person,
 			goto out;
 		sodium_free(dk);
 		dk = NULL;
-		sqlite3_reset(ins);
-		sqlite3_bind_text(ins, 1, (const char *)sqlite3_column_text(q, 0), -1,
-		    SQLITE_TRANSIENT);
-		sqlite3_bind_text(ins, 2, mandate_id, -1, SQLITE_STATIC);
-		sqlite3_bind_blob(ins, 3, sealed, sizeof sealed, SQLITE_STATIC);
-		sqlite3_bind_int64(ins, 4, now);
-		if ((rc = sqlite3_step(ins)) != SQLITE_DONE) {
-			r = db_err(rc);
+		if ((r = documents_add_wrapping(s, (const char *)sqlite3_column_text(q, 0),
+		    "aidant", mandate_id, sealed, sizeof sealed, now)) != VAULT_OK)
 			goto out;
-		}
 	}
 	if (rc != SQLITE_DONE)
 		r = db_err(rc);
@@ -98,7 +85,6 @@ out:
 	sodium_free(dk);
 	sodium_memzero(&info, sizeof info);
 	sqlite3_finalize(q);
-	sqlite3_finalize(ins);
 	return r;
 }
 

@@ -122,24 +122,9 @@ shares_create(struct store *s, const struct account_unlocked *person,
 		r = db_err(rc);
 		goto rollback;
 	}
-	if (sqlite3_prepare_v2(db_handle(s->db),
-	    "INSERT INTO key_wrappings (document_id, holder_kind, holder_id,"
-	    " wrapped, created_at) VALUES (?1, 'share', ?2, ?3, ?4)", -1, &st,
-	    NULL) != SQLITE_OK) {
-		r = VAULT_ERR_INTERNAL;
+	if ((r = documents_add_wrapping(s, dt, "share", st_t, wrapped,
+	    sizeof wrapped, now)) != VAULT_OK)
 		goto rollback;
-	}
-	sqlite3_bind_text(st, 1, dt, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, st_t, -1, SQLITE_STATIC);
-	sqlite3_bind_blob(st, 3, wrapped, sizeof wrapped, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 4, now);
-	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
-	st = NULL;
-	if (rc != SQLITE_DONE) {
-		r = db_err(rc);
-		goto rollback;
-	}
 	if ((r = journal_append(s, &(struct journal_event){ &person->id,
 	    &person->id, "share.create", st_t, "ok", origin })) != VAULT_OK)
 		goto rollback;
