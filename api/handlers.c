@@ -21,6 +21,7 @@
 #include "instance.h"
 #include "journal.h"
 #include "mandates.h"
+#include "note.h"
 #include "shares.h"
 #include "vault_os.h"
 
@@ -1162,6 +1163,13 @@ h_share_revoke(struct api_request *rq)
 
 /* ---- the journal -------------------------------------------------------------- */
 
+static vault_err
+one_event(void *ctx, const struct journal_row *row)
+{
+	*(struct journal_row *)ctx = *row;
+	return VAULT_OK;
+}
+
 struct journal_ctx {
 	struct store *st;
 	json_t *events;
@@ -1298,6 +1306,199 @@ h_journal_search(struct api_request *rq)
 	return run_journal(rq, &f, 1);
 }
 
+/* ---- the journal's tree: entries, proofs, checkpoints, keys --------------------- */
+
+static int
+is_auditor(const struct api_request *rq)
+{
+	return role_is(rq, "instance_admin") || role_is(rq, "auditor");
+}
+
+/* A non-negative integer query argument; -1 after answering 400. */
+static int
+arg_u64(struct api_request *rq, const char *name, uint64_t *v)
+{
+	const char *s = api_arg(rq, name);
+	char *end, msg[96];
+
+	if (s == NULL || *s == '\0' || *s == '-' ||
+	    (*v = strtoull(s, &end, 10), *end != '\0')) {
+		snprintf(msg, sizeof msg, "%s is a whole number.", name);
+		api_error(rq, 400, "bad_request", msg);
+		return -1;
+	}
+	return 0;
+}
+
+static json_t *
+hashes_json(uint8_t path[64][32], unsigned count)
+{
+	json_t *a = json_array();
+	char b64[64];
+	unsigned i;
+
+	for (i = 0; i < count; i++) {
+		sodium_bin2base64(b64, sizeof b64, path[i], 32,
+		    sodium_base64_VARIANT_ORIGINAL);
+		json_array_append_new(a, json_string(b64));
+	}
+	return a;
+}
+
+static enum MHD_Result
+h_journal_entry(struct api_request *rq)
+{
+	char entry[JOURNAL_ENTRY_MAX], *end, *copy;
+	struct MHD_Response *resp;
+	uint64_t index;
+	size_t len;
+	vault_err r;
+
+	if (!is_auditor(rq))
+		return forbidden(rq);
+	index = strtoull(rq->params[0], &end, 10);
+	if (rq->params[0][0] == '-' || *end != '\0')
+		return api_error(rq, 400, "bad_request", "The index is a whole number.");
+	if ((r = journal_entry(rq->st, index, entry, &len)) != VAULT_OK)
+		return r == VAULT_ERR_NOTFOUND ? api_error(rq, 404, "not_found",
+		    "The journal has no entry at this index.") : api_vault_error(rq, r);
+	if ((copy = malloc(len)) == NULL)
+		return api_vault_error(rq, VAULT_ERR_NOMEM);
+	memcpy(copy, entry, len);
+	resp = MHD_create_response_from_buffer(len, copy, MHD_RESPMEM_MUST_FREE);
+	if (resp == NULL) {
+		free(copy);
+		return MHD_NO;
+	}
+	rq->bytes_out += len;
+	MHD_add_response_header(resp, "Content-Type", "application/octet-stream");
+	api_common_headers(resp);
+	return api_queue(rq, 200, resp);
+}
+
+static enum MHD_Result
+h_proof_inclusion(struct api_request *rq)
+{
+	uint8_t path[64][32];
+	struct journal_row row;
+	uint64_t index, size;
+	unsigned count;
+	vault_err r;
+
+	if (arg_u64(rq, "index", &index) != 0 || arg_u64(rq, "tree_size", &size) != 0)
+		return MHD_YES;
+	/* an auditor, or the person for an entry about her */
+	if (!is_auditor(rq)) {
+		struct journal_filter f;
+		char me[VAULT_ID_TEXT_LEN + 1];
+		if (!role_is(rq, "person"))
+			return forbidden(rq);
+		vault_id_to_text(&rq->sess.account, me);
+		memset(&f, 0, sizeof f);
+		memset(&row, 0, sizeof row);
+		f.after_index = (int64_t)index - 1;
+		f.limit = 1;
+		if ((r = journal_query(rq->st, &f, one_event, &row)) != VAULT_OK)
+			return api_vault_error(rq, r);
+		if (row.index != (int64_t)index || strcmp(row.person, me) != 0)
+			return api_error(rq, 403, "forbidden",
+			    "You may have proofs only for the entries about you.");
+	}
+	r = journal_inclusion(rq->st, index, size, path, &count);
+	if (r == VAULT_ERR_FORMAT)
+		return api_error(rq, 400, "bad_request", "index must be below tree_size, "
+		    "and tree_size at most the journal's size.");
+	if (r != VAULT_OK)
+		return api_vault_error(rq, r);
+	return api_json(rq, 200, json_pack("{s:I, s:I, s:o}", "leaf_index",
+	    (json_int_t)index, "tree_size", (json_int_t)size, "hashes",
+	    hashes_json(path, count)));
+}
+
+static enum MHD_Result
+h_proof_consistency(struct api_request *rq)
+{
+	uint8_t path[64][32];
+	uint64_t first, second;
+	unsigned count;
+	vault_err r;
+
+	if (!is_auditor(rq))
+		return forbidden(rq);
+	if (arg_u64(rq, "first", &first) != 0 || arg_u64(rq, "second", &second) != 0)
+		return MHD_YES;
+	r = journal_consistency(rq->st, first, second, path, &count);
+	if (r == VAULT_ERR_FORMAT)
+		return api_error(rq, 400, "bad_request", "0 < first <= second <= the "
+		    "journal's size.");
+	if (r != VAULT_OK)
+		return api_vault_error(rq, r);
+	return api_json(rq, 200, json_pack("{s:I, s:I, s:o}", "first",
+	    (json_int_t)first, "second", (json_int_t)second, "hashes",
+	    hashes_json(path, count)));
+}
+
+static enum MHD_Result
+send_note(struct api_request *rq, unsigned status, char *note)
+{
+	struct MHD_Response *resp;
+	size_t len = strlen(note);
+
+	resp = MHD_create_response_from_buffer(len, note, MHD_RESPMEM_MUST_FREE);
+	if (resp == NULL) {
+		free(note);
+		return MHD_NO;
+	}
+	rq->bytes_out += len;
+	MHD_add_response_header(resp, "Content-Type", "text/plain; charset=utf-8");
+	api_common_headers(resp);
+	return api_queue(rq, status, resp);
+}
+
+static enum MHD_Result
+h_checkpoint_get(struct api_request *rq)
+{
+	char *note;
+	vault_err r;
+
+	if (!is_auditor(rq))
+		return forbidden(rq);
+	r = journal_checkpoint_latest(rq->st, &note, NULL, NULL);
+	if (r == VAULT_ERR_NOTFOUND)
+		r = journal_checkpoint(rq->st, &note); /* the first one, now */
+	if (r != VAULT_OK)
+		return api_vault_error(rq, r);
+	return send_note(rq, 200, note);
+}
+
+static enum MHD_Result
+h_checkpoint_post(struct api_request *rq)
+{
+	char *note;
+	vault_err r;
+
+	if (!role_is(rq, "instance_admin"))
+		return forbidden(rq);
+	if ((r = journal_checkpoint(rq->st, &note)) != VAULT_OK)
+		return api_vault_error(rq, r);
+	return send_note(rq, 201, note);
+}
+
+static enum MHD_Result
+h_instance_keys(struct api_request *rq)
+{
+	char verifier[256], pk[64];
+
+	if (note_verifier_key(rq->st->origin, rq->st->instance_pk, verifier,
+	    sizeof verifier) != VAULT_OK)
+		return api_vault_error(rq, VAULT_ERR_INTERNAL);
+	sodium_bin2base64(pk, sizeof pk, rq->st->instance_pk, 32,
+	    sodium_base64_VARIANT_ORIGINAL);
+	return api_json(rq, 200, json_pack("{s:s, s:s, s:s}", "origin",
+	    rq->st->origin, "checkpoint_verifier_key", verifier,
+	    "receipt_public_key", pk));
+}
+
 /* ---- health, and routes not yet served ---------------------------------------- */
 
 static enum MHD_Result
@@ -1347,13 +1548,13 @@ const struct api_route api_routes[] = {
 	{ "DELETE", "/v1/persons/{}/shares/{}", h_share_revoke, API_BODY_NONE, API_SESSION },
 	{ "GET", "/v1/persons/{}/journal", h_person_journal, API_BODY_NONE, API_SESSION },
 	{ "GET", "/v1/journal", h_journal_search, API_BODY_NONE, API_SESSION },
-	{ "GET", "/v1/journal/checkpoint", h_not_yet, API_BODY_NONE, API_SESSION },
-	{ "POST", "/v1/journal/checkpoint", h_not_yet, API_BODY_NONE, API_SESSION },
-	{ "GET", "/v1/journal/entries/{}", h_not_yet, API_BODY_NONE, API_SESSION },
-	{ "GET", "/v1/journal/proof/inclusion", h_not_yet, API_BODY_NONE, API_SESSION },
-	{ "GET", "/v1/journal/proof/consistency", h_not_yet, API_BODY_NONE, API_SESSION },
+	{ "GET", "/v1/journal/checkpoint", h_checkpoint_get, API_BODY_NONE, API_SESSION },
+	{ "POST", "/v1/journal/checkpoint", h_checkpoint_post, API_BODY_NONE, API_SESSION },
+	{ "GET", "/v1/journal/entries/{}", h_journal_entry, API_BODY_NONE, API_SESSION },
+	{ "GET", "/v1/journal/proof/inclusion", h_proof_inclusion, API_BODY_NONE, API_SESSION },
+	{ "GET", "/v1/journal/proof/consistency", h_proof_consistency, API_BODY_NONE, API_SESSION },
 	{ "GET", "/v1/tsa/certificates", h_not_yet, API_BODY_NONE, API_ANON },
-	{ "GET", "/v1/instance/keys", h_not_yet, API_BODY_NONE, API_ANON },
+	{ "GET", "/v1/instance/keys", h_instance_keys, API_BODY_NONE, API_ANON },
 };
 
 const size_t api_routes_count = sizeof api_routes / sizeof api_routes[0];

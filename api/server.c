@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "http.h"
+#include "journal.h"
 #include "mandates.h"
 #include "vault_os.h"
 
@@ -41,6 +42,8 @@ api_options_default(struct api_options *o)
 	o->session_lifetime_ms = 2 * 3600 * 1000;
 	o->ip_failures_free = 10;
 	o->sweep_ms = 30 * 1000;
+	o->checkpoint_entries = 1000;
+	o->checkpoint_ms = 5 * 60 * 1000;
 }
 
 /* ---- responses ---------------------------------------------------------- */
@@ -699,6 +702,29 @@ completed(void *cls, struct MHD_Connection *c, void **con_cls,
 
 /* ---- start and stop ----------------------------------------------------------- */
 
+/* A signed checkpoint every opt.checkpoint_entries entries, or every
+ * opt.checkpoint_ms once the journal has grown. */
+static void
+maybe_checkpoint(struct api_server *srv, struct store *s)
+{
+	uint64_t size, last = 0;
+	int64_t at = 0;
+	char *note = NULL;
+	vault_err r;
+
+	if (journal_size(s, &size) != VAULT_OK)
+		return;
+	r = journal_checkpoint_latest(s, &note, &last, &at);
+	free(note);
+	note = NULL;
+	if (r != VAULT_OK && r != VAULT_ERR_NOTFOUND)
+		return;
+	if (size > last && (size - last >= srv->opt.checkpoint_entries ||
+	    vault_os.now_ms() - at >= srv->opt.checkpoint_ms) &&
+	    journal_checkpoint(s, &note) == VAULT_OK)
+		free(note);
+}
+
 /* Sessions idle too long, and mandates past their end, are swept here; the
  * checks themselves never wait for the sweeper. */
 static void *
@@ -730,6 +756,7 @@ sweeper_main(void *arg)
 		sessions_sweep(srv->sessions);
 		if ((s = pool_get(srv)) != NULL) {
 			(void)mandates_sweep(s, NULL);
+			maybe_checkpoint(srv, s);
 			pool_put(srv, s);
 		}
 		pthread_mutex_lock(&srv->mu);

@@ -29,6 +29,8 @@ struct api_options {
 	int64_t session_idle_ms, session_lifetime_ms;
 	unsigned ip_failures_free;    /* failed log-ins per address before delays */
 	int64_t sweep_ms;             /* sessions and mandates swept this often */
+	uint64_t checkpoint_entries;  /* a signed checkpoint at least every N entries */
+	int64_t checkpoint_ms;        /* ... or every T ms when the journal grew */
 	const char *tls_cert_pem;     /* with tls_key_pem: serve HTTPS */
 	const char *tls_key_pem;
 	int quiet;                    /* no per-request log line */

@@ -14,7 +14,7 @@
 
 #include "vault.h"
 
-#define DB_SCHEMA_LATEST 3
+#define DB_SCHEMA_LATEST 4
 
 struct vault_db;
 

@@ -52,6 +52,9 @@ struct store {
 	struct vault_db *db;
 	struct blobstore *blobs;
 	uint8_t *pepper;        /* guarded, read-only */
+	uint8_t *instance_sk;   /* Ed25519 signing key (64), guarded, read-only */
+	uint8_t instance_pk[32];
+	char origin[129];       /* the journal's checkpoint origin (settings) */
 	struct store_options opt;
 	/* Fail-stop: set at the first failed fsync, rename or commit. From
 	 * then on every write is refused with VAULT_ERR_STOPPED until the

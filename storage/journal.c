@@ -5,12 +5,119 @@
 
 #include "db.h"
 #include "journal.h"
+#include "merkle.h"
+#include "note.h"
+#include <sodium.h>
 #include "vault_os.h"
+
+/* ---- the tree's nodes in SQLite ------------------------------------------ */
+
+struct node_ctx {
+	sqlite3_stmt *get;
+};
+
+static vault_err
+node_get(void *ctx, unsigned level, uint64_t idx, uint8_t out[MERKLE_HASH_LEN])
+{
+	struct node_ctx *nc = ctx;
+	int rc;
+
+	sqlite3_reset(nc->get);
+	sqlite3_bind_int(nc->get, 1, (int)level);
+	sqlite3_bind_int64(nc->get, 2, (sqlite3_int64)idx);
+	rc = sqlite3_step(nc->get);
+	if (rc == SQLITE_ROW && sqlite3_column_bytes(nc->get, 0) == MERKLE_HASH_LEN) {
+		memcpy(out, sqlite3_column_blob(nc->get, 0), MERKLE_HASH_LEN);
+		return VAULT_OK;
+	}
+	return rc == SQLITE_ROW ? VAULT_ERR_CORRUPT :
+	    rc == SQLITE_DONE ? VAULT_ERR_NOTFOUND : db_err(rc);
+}
+
+static vault_err
+nodes_open(struct store *s, struct node_ctx *nc, struct merkle_nodes *n)
+{
+	if (sqlite3_prepare_v2(db_handle(s->db), "SELECT hash FROM merkle_nodes"
+	    " WHERE level = ?1 AND idx = ?2", -1, &nc->get, NULL) != SQLITE_OK)
+		return VAULT_ERR_INTERNAL;
+	n->get = node_get;
+	n->ctx = nc;
+	return VAULT_OK;
+}
+
+static vault_err
+node_put(struct store *s, unsigned level, uint64_t idx, const uint8_t h[32])
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (sqlite3_prepare_v2(db_handle(s->db), "INSERT INTO merkle_nodes"
+	    " (level, idx, hash) VALUES (?1, ?2, ?3)", -1, &st, NULL) != SQLITE_OK)
+		return VAULT_ERR_INTERNAL;
+	sqlite3_bind_int(st, 1, (int)level);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)idx);
+	sqlite3_bind_blob(st, 3, h, 32, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? VAULT_OK : db_err(rc);
+}
+
+size_t
+journal_entry_encode(const struct journal_row *row, char out[JOURNAL_ENTRY_MAX])
+{
+	int n;
+
+	/* docs/JOURNAL.md: every field on its own line, "-" when empty */
+	n = snprintf(out, JOURNAL_ENTRY_MAX,
+	    "vault-journal/1\nindex %lld\nat %lld\nactor %s\nperson %s\n"
+	    "action %s\nobject %s\noutcome %s\n", (long long)row->index,
+	    (long long)row->at, row->actor[0] ? row->actor : "-",
+	    row->person[0] ? row->person : "-", row->action,
+	    row->object[0] ? row->object : "-", row->outcome);
+	if (n < 0 || n >= JOURNAL_ENTRY_MAX)
+		abort(); /* fields are bounded: cannot happen */
+	return (size_t)n;
+}
+
+/* Stores the leaf of the row just inserted and the subtrees it completes. */
+static vault_err
+append_leaf(struct store *s, const struct journal_row *row)
+{
+	char entry[JOURNAL_ENTRY_MAX];
+	uint8_t h[32], l[32], r[32];
+	unsigned levels[64], c, i;
+	uint64_t idx[64];
+	struct node_ctx nc;
+	struct merkle_nodes n;
+	vault_err e;
+	size_t len;
+
+	len = journal_entry_encode(row, entry);
+	merkle_leaf_hash(entry, len, h);
+	if ((e = node_put(s, 0, (uint64_t)row->index, h)) != VAULT_OK)
+		return e;
+	c = merkle_completed((uint64_t)row->index, levels, idx);
+	if (c == 0)
+		return VAULT_OK;
+	if ((e = nodes_open(s, &nc, &n)) != VAULT_OK)
+		return e;
+	for (i = 0; i < c && e == VAULT_OK; i++) {
+		if ((e = node_get(&nc, levels[i] - 1, idx[i] * 2, l)) == VAULT_OK &&
+		    (e = node_get(&nc, levels[i] - 1, idx[i] * 2 + 1, r)) == VAULT_OK) {
+			merkle_node_hash(l, r, h);
+			e = node_put(s, levels[i], idx[i], h);
+		}
+	}
+	sqlite3_finalize(nc.get);
+	return e;
+}
 
 vault_err
 journal_append(struct store *s, const struct journal_event *e)
 {
 	char actor[VAULT_ID_TEXT_LEN + 1], person[VAULT_ID_TEXT_LEN + 1];
+	struct journal_row row;
+	int64_t at = vault_os.now_ms();
 	sqlite3_stmt *st;
 	int rc;
 
@@ -22,7 +129,7 @@ journal_append(struct store *s, const struct journal_event *e)
 	    " outcome, origin) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)", -1, &st,
 	    NULL) != SQLITE_OK)
 		return VAULT_ERR_INTERNAL;
-	sqlite3_bind_int64(st, 1, vault_os.now_ms());
+	sqlite3_bind_int64(st, 1, at);
 	if (e->actor != NULL) {
 		vault_id_to_text(e->actor, actor);
 		sqlite3_bind_text(st, 2, actor, -1, SQLITE_STATIC);
@@ -40,7 +147,21 @@ journal_append(struct store *s, const struct journal_event *e)
 		    JOURNAL_ORIGIN_MAX), SQLITE_STATIC);
 	rc = sqlite3_step(st);
 	sqlite3_finalize(st);
-	return rc == SQLITE_DONE ? VAULT_OK : db_err(rc);
+	if (rc != SQLITE_DONE)
+		return db_err(rc);
+	/* the leaf, as the tree will hold it, in the same transaction */
+	memset(&row, 0, sizeof row);
+	row.index = sqlite3_last_insert_rowid(db_handle(s->db)) - 1;
+	row.at = at;
+	if (e->actor != NULL)
+		memcpy(row.actor, actor, sizeof row.actor);
+	if (e->person != NULL)
+		memcpy(row.person, person, sizeof row.person);
+	snprintf(row.action, sizeof row.action, "%s", e->action);
+	if (e->object != NULL)
+		snprintf(row.object, sizeof row.object, "%s", e->object);
+	snprintf(row.outcome, sizeof row.outcome, "%s", e->outcome);
+	return append_leaf(s, &row);
 }
 
 vault_err
@@ -108,5 +229,263 @@ journal_query(struct store *s, const struct journal_filter *f, journal_fn fn,
 	if (r == VAULT_OK && rc != SQLITE_DONE && rc != SQLITE_ROW)
 		r = db_err(rc);
 	sqlite3_finalize(st);
+	return r;
+}
+
+/* ---- sizes, entries, roots and proofs ------------------------------------ */
+
+vault_err
+journal_size(struct store *s, uint64_t *size)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	*size = 0;
+	if (sqlite3_prepare_v2(db_handle(s->db), "SELECT COALESCE(MAX(seq), 0)"
+	    " FROM journal", -1, &st, NULL) != SQLITE_OK)
+		return VAULT_ERR_INTERNAL;
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		*size = (uint64_t)sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW ? VAULT_OK : db_err(rc);
+}
+
+static vault_err
+one_row(void *ctx, const struct journal_row *row)
+{
+	*(struct journal_row *)ctx = *row;
+	return VAULT_OK;
+}
+
+vault_err
+journal_entry(struct store *s, uint64_t index, char out[JOURNAL_ENTRY_MAX],
+    size_t *len)
+{
+	struct journal_filter f;
+	struct journal_row row;
+	vault_err r;
+
+	memset(&f, 0, sizeof f);
+	memset(&row, 0, sizeof row);
+	row.index = -1;
+	f.after_index = (int64_t)index - 1;
+	f.limit = 1;
+	if ((r = journal_query(s, &f, one_row, &row)) != VAULT_OK)
+		return r;
+	if (row.index != (int64_t)index)
+		return VAULT_ERR_NOTFOUND;
+	*len = journal_entry_encode(&row, out);
+	return VAULT_OK;
+}
+
+/* Runs one tree computation over the stored nodes, within the size the
+ * journal has. */
+static vault_err
+with_nodes(struct store *s, uint64_t need, struct node_ctx *nc,
+    struct merkle_nodes *n)
+{
+	uint64_t size;
+	vault_err r;
+
+	if ((r = journal_size(s, &size)) != VAULT_OK)
+		return r;
+	if (need > size)
+		return VAULT_ERR_FORMAT;
+	return nodes_open(s, nc, n);
+}
+
+vault_err
+journal_root(struct store *s, uint64_t size, uint8_t root[32])
+{
+	struct node_ctx nc;
+	struct merkle_nodes n;
+	vault_err r;
+
+	if ((r = with_nodes(s, size, &nc, &n)) != VAULT_OK)
+		return r;
+	r = merkle_root(&n, size, root);
+	sqlite3_finalize(nc.get);
+	return r;
+}
+
+vault_err
+journal_inclusion(struct store *s, uint64_t index, uint64_t size,
+    uint8_t path[64][32], unsigned *count)
+{
+	struct node_ctx nc;
+	struct merkle_nodes n;
+	vault_err r;
+
+	*count = 0;
+	if (index >= size)
+		return VAULT_ERR_FORMAT;
+	if ((r = with_nodes(s, size, &nc, &n)) != VAULT_OK)
+		return r;
+	r = merkle_inclusion(&n, index, size, path, count);
+	sqlite3_finalize(nc.get);
+	return r;
+}
+
+vault_err
+journal_consistency(struct store *s, uint64_t first, uint64_t second,
+    uint8_t path[64][32], unsigned *count)
+{
+	struct node_ctx nc;
+	struct merkle_nodes n;
+	vault_err r;
+
+	*count = 0;
+	if (first == 0 || first > second)
+		return VAULT_ERR_FORMAT;
+	if ((r = with_nodes(s, second, &nc, &n)) != VAULT_OK)
+		return r;
+	r = merkle_consistency(&n, first, second, path, count);
+	sqlite3_finalize(nc.get);
+	return r;
+}
+
+/* ---- checkpoints ---------------------------------------------------------- */
+
+vault_err
+journal_checkpoint_latest(struct store *s, char **note, uint64_t *size,
+    int64_t *at)
+{
+	sqlite3_stmt *st;
+	vault_err r;
+	int rc;
+
+	*note = NULL;
+	if (sqlite3_prepare_v2(db_handle(s->db), "SELECT note, tree_size,"
+	    " created_at FROM checkpoints ORDER BY tree_size DESC LIMIT 1", -1,
+	    &st, NULL) != SQLITE_OK)
+		return VAULT_ERR_INTERNAL;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*note = strdup((const char *)sqlite3_column_text(st, 0));
+		if (size != NULL)
+			*size = (uint64_t)sqlite3_column_int64(st, 1);
+		if (at != NULL)
+			*at = sqlite3_column_int64(st, 2);
+		r = *note != NULL ? VAULT_OK : VAULT_ERR_NOMEM;
+	} else
+		r = rc == SQLITE_DONE ? VAULT_ERR_NOTFOUND : db_err(rc);
+	sqlite3_finalize(st);
+	return r;
+}
+
+vault_err
+journal_checkpoint(struct store *s, char **notep)
+{
+	uint8_t root[32];
+	uint64_t size, last = 0;
+	char *body = NULL, *note = NULL, *prev = NULL;
+	sqlite3_stmt *st;
+	vault_err r;
+	int rc;
+
+	*notep = NULL;
+	if ((r = store_writable(s)) != VAULT_OK)
+		return r;
+	/* size, root and the row are read and written under the write lock,
+	 * so that no entry slips between them */
+	if ((r = db_begin(s->db)) != VAULT_OK)
+		return store_note_failure(s, r);
+	if ((r = journal_size(s, &size)) != VAULT_OK)
+		goto rollback;
+	r = journal_checkpoint_latest(s, &prev, &last, NULL);
+	if (r == VAULT_OK && last == size) {
+		db_rollback(s->db);
+		*notep = prev;
+		return VAULT_OK;
+	}
+	free(prev);
+	if (r != VAULT_OK && r != VAULT_ERR_NOTFOUND)
+		goto rollback;
+	if ((r = journal_root(s, size, root)) != VAULT_OK)
+		goto rollback;
+	if ((body = note_checkpoint_body(s->origin, size, root)) == NULL) {
+		r = VAULT_ERR_NOMEM;
+		goto rollback;
+	}
+	if ((r = note_sign(body, s->origin, s->instance_sk, s->instance_pk,
+	    &note)) != VAULT_OK)
+		goto rollback;
+	if (sqlite3_prepare_v2(db_handle(s->db), "INSERT INTO checkpoints"
+	    " (tree_size, root, note, created_at) VALUES (?1, ?2, ?3, ?4)", -1,
+	    &st, NULL) != SQLITE_OK) {
+		r = VAULT_ERR_INTERNAL;
+		goto rollback;
+	}
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)size);
+	sqlite3_bind_blob(st, 2, root, 32, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, note, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, vault_os.now_ms());
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		r = db_err(rc);
+		goto rollback;
+	}
+	if ((r = store_note_failure(s, db_commit(s->db))) != VAULT_OK)
+		goto out;
+	*notep = note;
+	note = NULL;
+	goto out;
+rollback:
+	db_rollback(s->db);
+out:
+	free(body);
+	free(note);
+	return r;
+}
+
+/* ---- databases older than the tree ------------------------------------------ */
+
+vault_err
+journal_backfill(struct store *s, uint64_t *added)
+{
+	struct journal_filter f;
+	struct journal_row row;
+	sqlite3_stmt *st;
+	uint64_t leaves = 0, size, i;
+	vault_err r;
+	int rc;
+
+	if (added != NULL)
+		*added = 0;
+	if ((r = journal_size(s, &size)) != VAULT_OK)
+		return r;
+	if (sqlite3_prepare_v2(db_handle(s->db), "SELECT count(*) FROM merkle_nodes"
+	    " WHERE level = 0", -1, &st, NULL) != SQLITE_OK)
+		return VAULT_ERR_INTERNAL;
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		leaves = (uint64_t)sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_ROW)
+		return db_err(rc);
+	if (leaves >= size)
+		return VAULT_OK;
+	if ((r = db_begin(s->db)) != VAULT_OK)
+		return r;
+	memset(&f, 0, sizeof f);
+	for (i = leaves; i < size && r == VAULT_OK; i++) {
+		memset(&row, 0, sizeof row);
+		row.index = -1;
+		f.after_index = (int64_t)i - 1;
+		f.limit = 1;
+		if ((r = journal_query(s, &f, one_row, &row)) != VAULT_OK)
+			break;
+		if (row.index != (int64_t)i) {
+			r = VAULT_ERR_CORRUPT; /* a gap: leave it for journal verify */
+			break;
+		}
+		r = append_leaf(s, &row);
+	}
+	if (r != VAULT_OK) {
+		db_rollback(s->db);
+		return r;
+	}
+	if ((r = db_commit(s->db)) == VAULT_OK && added != NULL)
+		*added = size - leaves;
 	return r;
 }

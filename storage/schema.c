@@ -125,6 +125,27 @@ const char *const db_migrations[] = {
 	"  revoked_at INTEGER"
 	") STRICT;"
 	"CREATE INDEX shares_person ON shares (person_id);",
+
+	/* 4: the journal as a Merkle tree, its signed checkpoints, and the
+	 * instance's settings. A journal row's leaf is its canonical entry
+	 * (docs/JOURNAL.md); perfect subtree hashes are stored as they
+	 * complete. */
+	"CREATE TABLE merkle_nodes ("
+	"  level INTEGER NOT NULL,"
+	"  idx INTEGER NOT NULL,"
+	"  hash BLOB NOT NULL CHECK (length(hash) = 32),"
+	"  PRIMARY KEY (level, idx)"
+	") STRICT, WITHOUT ROWID;"
+	"CREATE TABLE checkpoints ("
+	"  tree_size INTEGER PRIMARY KEY,"
+	"  root BLOB NOT NULL CHECK (length(root) = 32),"
+	"  note TEXT NOT NULL,"
+	"  created_at INTEGER NOT NULL"
+	") STRICT;"
+	"CREATE TABLE settings ("
+	"  name TEXT PRIMARY KEY,"
+	"  value TEXT NOT NULL"
+	") STRICT;",
 };
 
 const size_t db_migrations_count = sizeof db_migrations / sizeof db_migrations[0];

@@ -11,8 +11,10 @@
 
 #include "blobstore.h"
 #include "db.h"
+#include "journal.h"
 #include "store.h"
 #include "vault_os.h"
+#include <sodium.h>
 
 void
 store_options_default(struct store_options *o)
@@ -170,6 +172,52 @@ out:
 	return r;
 }
 
+/* The instance's signing key (from the 32-byte seed in instance.key) and
+ * the journal's origin, chosen once and kept in the settings table:
+ * "vault/" and 16 hex digits of the key's hash, unique per instance. */
+static vault_err
+load_instance(struct store *s)
+{
+	char path[PATH_MAX], origin[64];
+	uint8_t *seed = NULL, md[32];
+	sqlite3_stmt *st;
+	vault_err r;
+	int rc;
+
+	if (join(path, s->dir, "instance.key") != 0)
+		return VAULT_ERR_LIMIT;
+	if ((r = keys_pepper_load(path, &seed)) != VAULT_OK)
+		return r;
+	if ((s->instance_sk = sodium_malloc(crypto_sign_SECRETKEYBYTES)) == NULL) {
+		keys_pepper_free(seed);
+		return VAULT_ERR_NOMEM;
+	}
+	crypto_sign_seed_keypair(s->instance_pk, s->instance_sk, seed);
+	keys_pepper_free(seed);
+	sodium_mprotect_readonly(s->instance_sk);
+	if (sqlite3_prepare_v2(db_handle(s->db), "SELECT value FROM settings"
+	    " WHERE name = 'origin'", -1, &st, NULL) != SQLITE_OK)
+		return VAULT_ERR_INTERNAL;
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		snprintf(s->origin, sizeof s->origin, "%s", sqlite3_column_text(st, 0));
+	sqlite3_finalize(st);
+	if (rc == SQLITE_ROW)
+		return VAULT_OK;
+	crypto_hash_sha256(md, s->instance_pk, sizeof s->instance_pk);
+	snprintf(origin, sizeof origin, "vault/%02x%02x%02x%02x%02x%02x%02x%02x",
+	    md[0], md[1], md[2], md[3], md[4], md[5], md[6], md[7]);
+	if (sqlite3_prepare_v2(db_handle(s->db), "INSERT OR IGNORE INTO settings"
+	    " (name, value) VALUES ('origin', ?1)", -1, &st, NULL) != SQLITE_OK)
+		return VAULT_ERR_INTERNAL;
+	sqlite3_bind_text(st, 1, origin, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return db_err(rc);
+	snprintf(s->origin, sizeof s->origin, "%s", origin);
+	return VAULT_OK;
+}
+
 vault_err
 store_open(const char *dir, const struct store_options *o, struct store **sp,
     struct store_recovery *rep)
@@ -209,6 +257,12 @@ store_open(const char *dir, const struct store_options *o, struct store **sp,
 		goto fail;
 	}
 	if ((r = db_open(path, 0, &s->db)) != VAULT_OK)
+		goto fail;
+	if ((r = load_instance(s)) != VAULT_OK)
+		goto fail;
+	/* a database from before the journal was a tree: build its hashes
+	 * (a gap in the rows is left for `vaultctl journal verify` to report) */
+	if ((r = journal_backfill(s, NULL)) != VAULT_OK && r != VAULT_ERR_CORRUPT)
 		goto fail;
 	if (join(path, dir, "blobs") != 0) {
 		r = VAULT_ERR_LIMIT;
@@ -253,6 +307,9 @@ store_open_sibling(struct store *first, struct store **sp)
 	}
 	s->opt = first->opt;
 	s->pepper = first->pepper;
+	s->instance_sk = first->instance_sk;
+	memcpy(s->instance_pk, first->instance_pk, sizeof s->instance_pk);
+	memcpy(s->origin, first->origin, sizeof s->origin);
 	s->stopped = first->stopped;
 	s->is_sibling = 1;
 	if (join(path, first->dir, "vault.db") != 0)
@@ -275,8 +332,10 @@ store_close(struct store *s)
 		return;
 	blobstore_close(s->blobs);
 	db_close(s->db);
-	if (!s->is_sibling)
+	if (!s->is_sibling) {
 		keys_pepper_free(s->pepper);
+		keys_pepper_free(s->instance_sk);
+	}
 	free(s->dir);
 	free(s);
 }

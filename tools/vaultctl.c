@@ -17,7 +17,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "db.h"
 #include "instance.h"
+#include "journal.h"
+#include "note.h"
 #include "keys.h"
 #include "store.h"
 
@@ -26,6 +29,7 @@ usage(FILE *f)
 {
 	fprintf(f,
 	    "usage: vaultctl init --data-dir DIR --admin-login LOGIN [options]\n"
+	    "       vaultctl journal verify --data-dir DIR [--verifier-key KEY]\n"
 	    "\n"
 	    "  init    create a data directory (mode 0700) with its pepper,\n"
 	    "          instance key and database, and the first instance\n"
@@ -40,7 +44,11 @@ usage(FILE *f)
 	    "  --pepper-file PATH    keep the pepper outside the data directory\n"
 	    "  --argon2-ops N        Argon2id passes (default %llu)\n"
 	    "  --argon2-mem-kib N    Argon2id memory in KiB (default %llu)\n"
-	    "  --help                this text\n",
+	    "  --help                this text\n"
+	    "\n"
+	    "  journal verify   recompute the access journal's Merkle tree from the\n"
+	    "          database, check every signed checkpoint; exits 1 and names the\n"
+	    "          first bad index on any edit, deletion, insertion or reordering\n",
 	    INSTANCE_ADMIN_SECRET_MIN,
 	    (unsigned long long)keys_pwparams_default.opslimit,
 	    (unsigned long long)(keys_pwparams_default.memlimit >> 10));
@@ -175,6 +183,104 @@ bad:
 	return 2;
 }
 
+/*
+ * vaultctl journal verify --data-dir DIR [--verifier-key KEY]
+ * Recomputes the journal's tree from the database and checks every
+ * checkpoint; the key is the instance's, from DIR/instance.key, or the
+ * verifier key string that GET /v1/instance/keys publishes.
+ */
+static int
+cmd_journal_verify(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "data-dir", required_argument, NULL, 'd' },
+		{ "verifier-key", required_argument, NULL, 'k' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct journal_verify_report rep;
+	const char *dir = NULL, *vkey = NULL;
+	char path[4096], origin[NOTE_NAME_MAX + 1] = "";
+	uint8_t pk[32], sk[64], *seed = NULL, raw[40];
+	struct vault_db *db = NULL;
+	sqlite3_stmt *st;
+	size_t n;
+	vault_err r;
+	int c;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (c == 'd')
+			dir = optarg;
+		else if (c == 'k')
+			vkey = optarg;
+		else
+			goto bad;
+	}
+	if (dir == NULL || optind != argc)
+		goto bad;
+	snprintf(path, sizeof path, "%s/vault.db", dir);
+	if (access(path, R_OK) != 0) {
+		fprintf(stderr, "vaultctl: no database in %s\n", dir);
+		return 1;
+	}
+	if ((r = db_open(path, 0, &db)) != VAULT_OK) {
+		fprintf(stderr, "vaultctl: cannot open %s: %s\n", path, vault_strerror(r));
+		return 1;
+	}
+	if (sqlite3_prepare_v2(db_handle(db), "SELECT value FROM settings WHERE"
+	    " name = 'origin'", -1, &st, NULL) == SQLITE_OK) {
+		if (sqlite3_step(st) == SQLITE_ROW)
+			snprintf(origin, sizeof origin, "%s", sqlite3_column_text(st, 0));
+		sqlite3_finalize(st);
+	}
+	if (vkey != NULL) {
+		/* name+hash+base64(0x01 ‖ key) */
+		const char *p1 = strchr(vkey, '+'), *p2 = p1 ? strchr(p1 + 1, '+') : NULL;
+		if (p2 == NULL || (size_t)(p1 - vkey) > NOTE_NAME_MAX ||
+		    sodium_base642bin(raw, sizeof raw, p2 + 1, strlen(p2 + 1), NULL, &n,
+		    NULL, sodium_base64_VARIANT_ORIGINAL) != 0 || n != 33 || raw[0] != 0x01) {
+			fprintf(stderr, "vaultctl: not a verifier key: %s\n", vkey);
+			db_close(db);
+			return 2;
+		}
+		memcpy(origin, vkey, (size_t)(p1 - vkey));
+		origin[p1 - vkey] = '\0';
+		memcpy(pk, raw + 1, 32);
+	} else {
+		snprintf(path, sizeof path, "%s/instance.key", dir);
+		if ((r = keys_pepper_load(path, &seed)) != VAULT_OK) {
+			fprintf(stderr, "vaultctl: cannot read %s (%s): give --verifier-key\n",
+			    path, vault_strerror(r));
+			db_close(db);
+			return 1;
+		}
+		crypto_sign_seed_keypair(pk, sk, seed);
+		sodium_memzero(sk, sizeof sk);
+		keys_pepper_free(seed);
+	}
+	r = journal_verify(db, origin, pk, &rep);
+	db_close(db);
+	if (r != VAULT_OK) {
+		fprintf(stderr, "vaultctl: could not read the journal: %s\n", vault_strerror(r));
+		return 1;
+	}
+	if (!rep.ok) {
+		if (rep.first_bad_index >= 0)
+			printf("journal: FAILED at index %lld: %s\n",
+			    (long long)rep.first_bad_index, rep.reason);
+		else
+			printf("journal: FAILED: %s\n", rep.reason);
+		return 1;
+	}
+	printf("journal: %llu entries and %llu checkpoints verified (origin %s)\n",
+	    (unsigned long long)rep.entries, (unsigned long long)rep.checkpoints,
+	    origin);
+	return 0;
+bad:
+	fprintf(stderr, "usage: vaultctl journal verify --data-dir DIR [--verifier-key KEY]\n");
+	return 2;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -186,6 +292,9 @@ main(int argc, char **argv)
 	}
 	if (argc >= 2 && strcmp(argv[1], "init") == 0)
 		return cmd_init(argc - 1, argv + 1);
+	if (argc >= 3 && strcmp(argv[1], "journal") == 0 &&
+	    strcmp(argv[2], "verify") == 0)
+		return cmd_journal_verify(argc - 2, argv + 2);
 	if (argc >= 2 && (strcmp(argv[1], "--help") == 0 ||
 	    strcmp(argv[1], "help") == 0)) {
 		usage(stdout);

@@ -16,7 +16,7 @@ enum {
 	O_MAX_DOC, O_QUOTA, O_ARGON_OPS, O_ARGON_MEM, O_ARGON_CONC,
 	O_SELF_ENROL, O_PUBLIC_URL, O_MAX_CONN, O_MAX_UPLOADS, O_LOGIN_MIN,
 	O_IDLE, O_LIFETIME, O_LOCK_AFTER, O_LOCK_MIN, O_QUIET, O_ROUTES,
-	O_TEST_CLOCK, O_CONFIG, O_HELP, O_ADDR_FAIL,
+	O_TEST_CLOCK, O_CONFIG, O_HELP, O_ADDR_FAIL, O_CP_ENTRIES, O_CP_SECONDS,
 };
 
 static const struct option opts[] = {
@@ -41,6 +41,8 @@ static const struct option opts[] = {
 	{ "lock-after", required_argument, NULL, O_LOCK_AFTER },
 	{ "lock-minutes", required_argument, NULL, O_LOCK_MIN },
 	{ "address-failures", required_argument, NULL, O_ADDR_FAIL },
+	{ "checkpoint-entries", required_argument, NULL, O_CP_ENTRIES },
+	{ "checkpoint-seconds", required_argument, NULL, O_CP_SECONDS },
 	{ "quiet", no_argument, NULL, O_QUIET },
 	{ "routes", no_argument, NULL, O_ROUTES },
 	{ "test-clock-file", required_argument, NULL, O_TEST_CLOCK },
@@ -87,6 +89,8 @@ usage(FILE *f)
 	    "  --lock-minutes N         how long the lock lasts (default %lld)\n"
 	    "  --address-failures N     failed log-ins from one address before its\n"
 	    "                           waits start doubling (default %u)\n"
+	    "  --checkpoint-entries N   sign a journal checkpoint every N entries (default %llu)\n"
+	    "  --checkpoint-seconds S   ... or every S seconds when it grew (default %lld)\n"
 	    "  --quiet                  no line per request on stderr\n"
 	    "  --routes                 print the routes this build serves, and exit\n"
 	    "  --test-clock-file FILE   tests only: add the milliseconds written in FILE\n"
@@ -98,7 +102,9 @@ usage(FILE *f)
 	    (unsigned long long)(so.pw.memlimit >> 10), ao.argon_concurrency,
 	    (long long)ao.login_min_ms, (long long)(ao.session_idle_ms / 1000),
 	    (long long)(ao.session_lifetime_ms / 1000), so.lock_threshold,
-	    (long long)(so.lock_ms / 60000), ao.ip_failures_free);
+	    (long long)(so.lock_ms / 60000), ao.ip_failures_free,
+	    (unsigned long long)ao.checkpoint_entries,
+	    (long long)(ao.checkpoint_ms / 1000));
 }
 
 static int
@@ -191,6 +197,13 @@ apply(struct vaultd_config *c, int ch, const char *arg)
 		if (num("lock-after", arg, 1, 1000, &v) != 0)
 			return -1;
 		c->store.lock_threshold = (unsigned)v;
+		return 0;
+	case O_CP_ENTRIES:
+		return num("checkpoint-entries", arg, 1, 1u << 30, &c->api.checkpoint_entries);
+	case O_CP_SECONDS:
+		if (num("checkpoint-seconds", arg, 1, 86400 * 7, &v) != 0)
+			return -1;
+		c->api.checkpoint_ms = (int64_t)v * 1000;
 		return 0;
 	case O_ADDR_FAIL:
 		if (num("address-failures", arg, 1, 1000000, &v) != 0)
