@@ -470,6 +470,16 @@ def test_inclusion_exhaustive():
                 expect = i < n2 and mr.inclusion_path_sides(LEAVES[:n2], i) == sides
                 if got != expect:
                     bad.append("same-root size %d (true %d) i=%d got %r want %r" % (n2, n, i, got, expect))
+            # Claim relative to a subtree: the leaf's index within the right
+            # (or left) subtree, that subtree's size, the full path and the
+            # full root.  RFC 9162 step 4a (sn == 0 with path left) rejects it.
+            if n >= 2:
+                k = 1 << ((n - 1).bit_length() - 1)
+                total += 1
+                if i >= k and mr.verify_inclusion(lh, i - k, n - k, path, rt):
+                    bad.append("right-subtree-relative claim i=%d accepted" % i)
+                if i < k and mr.verify_inclusion(lh, i, k, path, rt):
+                    bad.append("left-subtree-relative claim i=%d accepted" % i)
         collect("inclusion size %d: all %d proofs verify, tampering rejected" % (n, n), bad, total)
 
 
@@ -651,6 +661,17 @@ def test_notes():
     wrong_id = "\u2014 %s %s\n" % (origin, base64.b64encode(bytes(blob)).decode())
     check("own note: signature with wrong key ID only (treated as unknown) rejected",
           not mr.verify_note(body + "\n" + wrong_id, vkey))
+    blob_ok = base64.b64decode(sig_line.split(" ")[2])
+    renamed = "\u2014 example.com/other %s\n" % base64.b64encode(blob_ok).decode()
+    check("own note: valid signature + matching key ID but different name is ignored -> rejected",
+          not mr.verify_note(body + "\n" + renamed, vkey))
+    # A verifier key whose hash field is not SHA-256(name||0x0A||0x01||key)[:4]
+    # is invalid even if the note's signature line carries the same bogus ID.
+    bogus_id = bytes([blob_ok[0] ^ 0xFF]) + blob_ok[1:4]
+    vkey_bogus = "%s+%s+%s" % (origin, bogus_id.hex(), vkey.split("+", 2)[2])
+    bogus_line = "\u2014 %s %s\n" % (origin, base64.b64encode(bogus_id + blob_ok[4:]).decode())
+    check("verifier key with inconsistent key hash rejected (even if the signature line uses it)",
+          not mr.verify_note(body + "\n" + bogus_line, vkey_bogus))
     check("own note: hyphen-minus instead of em dash rejected",
           not mr.verify_note(note.replace("\u2014 ", "- "), vkey))
     check("own note: missing final newline rejected", not mr.verify_note(note[:-1], vkey))
@@ -726,11 +747,14 @@ def test_notes():
 
 
 def main():
-    test_published_vectors()
-    test_root_cross_check()
-    test_inclusion_exhaustive()
-    test_consistency_exhaustive()
-    test_notes()
+    import traceback
+    for group in (test_published_vectors, test_root_cross_check, test_inclusion_exhaustive,
+                  test_consistency_exhaustive, test_notes):
+        try:
+            group()
+        except Exception:  # report, keep going
+            check("%s completed without exception" % group.__name__, False,
+                  traceback.format_exc().strip().replace("\n", " | "))
     print("%d passed, %d failed" % (PASSED, FAILED))
     return 0 if FAILED == 0 and PASSED > 0 else 1
 
