@@ -23,6 +23,7 @@
 #include "mandates.h"
 #include "note.h"
 #include "shares.h"
+#include "tsa.h"
 #include "vault_os.h"
 
 /* ---- who is asking ------------------------------------------------------- */
@@ -872,6 +873,55 @@ h_document_content(struct api_request *rq)
 }
 
 static enum MHD_Result
+h_document_timestamp(struct api_request *rq)
+{
+	struct document_info info;
+	struct MHD_Response *resp;
+	struct doc_holder h;
+	vault_id pid, did;
+	uint8_t *der;
+	size_t len;
+	vault_err r;
+
+	if (load_document(rq, &pid, &did, &h, &info, "document.timestamp") != 0)
+		return MHD_YES;
+	if ((r = documents_timestamp(rq->st, &pid, &did, &der, &len)) != VAULT_OK)
+		return r == VAULT_ERR_NOTFOUND ? api_error(rq, 404, "no_timestamp",
+		    "This paper has no time-stamp yet.") : api_vault_error(rq, r);
+	resp = MHD_create_response_from_buffer(len, der, MHD_RESPMEM_MUST_FREE);
+	if (resp == NULL) {
+		free(der);
+		return MHD_NO;
+	}
+	rq->bytes_out += len;
+	MHD_add_response_header(resp, "Content-Type", "application/timestamp-reply");
+	MHD_add_response_header(resp, "Content-Disposition",
+	    "attachment; filename=\"horodatage.tsr\"");
+	api_common_headers(resp);
+	return api_queue(rq, 200, resp);
+}
+
+static enum MHD_Result
+h_tsa_certificates(struct api_request *rq)
+{
+	struct MHD_Response *resp;
+	char *pem;
+	vault_err r;
+
+	if ((r = tsa_chain_pem(rq->st->dir, &pem)) != VAULT_OK)
+		return api_vault_error(rq, r);
+	resp = MHD_create_response_from_buffer(strlen(pem), pem, MHD_RESPMEM_MUST_FREE);
+	if (resp == NULL) {
+		free(pem);
+		return MHD_NO;
+	}
+	rq->bytes_out += strlen(pem);
+	MHD_add_response_header(resp, "Content-Type", "application/pem-certificate-chain");
+	api_common_headers(resp);
+	return api_queue(rq, 200, resp);
+}
+
+static enum MHD_Result
 h_document_delete(struct api_request *rq)
 {
 	vault_id pid, did;
@@ -1536,7 +1586,7 @@ const struct api_route api_routes[] = {
 	{ "GET", "/v1/persons/{}/documents/{}", h_document_get, API_BODY_NONE, API_SESSION },
 	{ "GET", "/v1/persons/{}/documents/{}/content", h_document_content, API_BODY_NONE, API_SESSION },
 	{ "DELETE", "/v1/persons/{}/documents/{}", h_document_delete, API_BODY_NONE, API_SESSION },
-	{ "GET", "/v1/persons/{}/documents/{}/timestamp", h_not_yet, API_BODY_NONE, API_SESSION },
+	{ "GET", "/v1/persons/{}/documents/{}/timestamp", h_document_timestamp, API_BODY_NONE, API_SESSION },
 	{ "GET", "/v1/persons/{}/documents/{}/receipt", h_not_yet, API_BODY_NONE, API_SESSION },
 	{ "GET", "/v1/persons/{}/export", h_export, API_BODY_NONE, API_SESSION },
 	{ "POST", "/v1/persons/{}/mandates", h_mandates_grant, API_BODY_JSON, API_SESSION },
@@ -1553,7 +1603,7 @@ const struct api_route api_routes[] = {
 	{ "GET", "/v1/journal/entries/{}", h_journal_entry, API_BODY_NONE, API_SESSION },
 	{ "GET", "/v1/journal/proof/inclusion", h_proof_inclusion, API_BODY_NONE, API_SESSION },
 	{ "GET", "/v1/journal/proof/consistency", h_proof_consistency, API_BODY_NONE, API_SESSION },
-	{ "GET", "/v1/tsa/certificates", h_not_yet, API_BODY_NONE, API_ANON },
+	{ "GET", "/v1/tsa/certificates", h_tsa_certificates, API_BODY_NONE, API_ANON },
 	{ "GET", "/v1/instance/keys", h_instance_keys, API_BODY_NONE, API_ANON },
 };
 

@@ -14,7 +14,7 @@
 
 #include "vault.h"
 
-#define DB_SCHEMA_LATEST 4
+#define DB_SCHEMA_LATEST 5
 
 struct vault_db;
 

@@ -128,6 +128,11 @@ vault_err documents_add_wrapping(struct store *s, const char *document_id,
     const char *holder_kind, const char *holder_id, const void *wrapped,
     size_t len, int64_t now);
 
+/* The document's RFC 3161 time-stamp response (DER, malloc'd).
+ * VAULT_ERR_NOTFOUND if there is none. Access is the caller's to check. */
+vault_err documents_timestamp(struct store *s, const vault_id *owner,
+    const vault_id *document_id, uint8_t **der, size_t *len);
+
 /* Sum of the sizes of the owner's documents. */
 vault_err documents_usage(struct store *s, const vault_id *owner, uint64_t *bytes);
 

@@ -55,6 +55,7 @@ struct store {
 	uint8_t *instance_sk;   /* Ed25519 signing key (64), guarded, read-only */
 	uint8_t instance_pk[32];
 	char origin[129];       /* the journal's checkpoint origin (settings) */
+	struct tsa *tsa;        /* the built-in time-stamping authority */
 	struct store_options opt;
 	/* Fail-stop: set at the first failed fsync, rename or commit. From
 	 * then on every write is refused with VAULT_ERR_STOPPED until the

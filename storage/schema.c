@@ -146,6 +146,13 @@ const char *const db_migrations[] = {
 	"  name TEXT PRIMARY KEY,"
 	"  value TEXT NOT NULL"
 	") STRICT;",
+
+	/* 5: each document's RFC 3161 time-stamp token (a TimeStampResp, DER)
+	 * and its serial, unique */
+	"ALTER TABLE documents ADD COLUMN tsa_token BLOB;"
+	"ALTER TABLE documents ADD COLUMN tsa_serial TEXT;"
+	"CREATE UNIQUE INDEX documents_tsa_serial ON documents (tsa_serial)"
+	"  WHERE tsa_serial IS NOT NULL;",
 };
 
 const size_t db_migrations_count = sizeof db_migrations / sizeof db_migrations[0];

@@ -12,6 +12,7 @@
 #include "blobstore.h"
 #include "db.h"
 #include "journal.h"
+#include "tsa.h"
 #include "store.h"
 #include "vault_os.h"
 #include <sodium.h>
@@ -260,6 +261,8 @@ store_open(const char *dir, const struct store_options *o, struct store **sp,
 		goto fail;
 	if ((r = load_instance(s)) != VAULT_OK)
 		goto fail;
+	if ((r = tsa_create_files(dir)) != VAULT_OK || (r = tsa_open(dir, &s->tsa)) != VAULT_OK)
+		goto fail;
 	/* a database from before the journal was a tree: build its hashes
 	 * (a gap in the rows is left for `vaultctl journal verify` to report) */
 	if ((r = journal_backfill(s, NULL)) != VAULT_OK && r != VAULT_ERR_CORRUPT)
@@ -308,6 +311,7 @@ store_open_sibling(struct store *first, struct store **sp)
 	s->opt = first->opt;
 	s->pepper = first->pepper;
 	s->instance_sk = first->instance_sk;
+	s->tsa = first->tsa;
 	memcpy(s->instance_pk, first->instance_pk, sizeof s->instance_pk);
 	memcpy(s->origin, first->origin, sizeof s->origin);
 	s->stopped = first->stopped;
@@ -335,6 +339,7 @@ store_close(struct store *s)
 	if (!s->is_sibling) {
 		keys_pepper_free(s->pepper);
 		keys_pepper_free(s->instance_sk);
+		tsa_free(s->tsa);
 	}
 	free(s->dir);
 	free(s);

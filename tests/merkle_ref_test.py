@@ -533,6 +533,13 @@ def test_consistency_exhaustive():
                 bad.append("prefixed root1 %d->%d accepted" % (m, n))
             if mr.verify_consistency(m, n, path + [path[-1]] if path else [r1], r1, r2):
                 bad.append("duplicated last %d->%d accepted" % (m, n))
+            # Claim relative to the right subtree: (m-k, n-k) with the full
+            # path and the full roots.  Only RFC 9162 step 6a rejects this.
+            k = 1 << ((n - 1).bit_length() - 1) if n >= 2 else 0
+            if k and k < m < n:
+                total += 1
+                if mr.verify_consistency(m - k, n - k, path, r1, r2):
+                    bad.append("right-subtree-relative claim %d->%d accepted" % (m, n))
             # reversed sizes
             if m != n:
                 total += 1
@@ -558,6 +565,10 @@ def test_consistency_exhaustive():
     # Edge cases.
     check("consistency size2 < size1 rejected",
           not mr.verify_consistency(5, 4, mr.consistency_path(LEAVES[:5], 4), ROOTS[5], ROOTS[4]))
+    check("consistency 0->n with a non-empty-tree root1 rejected",
+          not mr.verify_consistency(0, 5, [], ROOTS[1], ROOTS[5]))
+    check("consistency 0->n with a non-empty proof rejected",
+          not mr.verify_consistency(0, 5, [ROOTS[5]], ROOTS[0], ROOTS[5]))
     check("consistency_path(m=0) raises ValueError", _raises(lambda: mr.consistency_path(LEAVES[:4], 0)))
     check("consistency_path(m>n) raises ValueError", _raises(lambda: mr.consistency_path(LEAVES[:4], 5)))
     check("inclusion_path(index=n) raises ValueError", _raises(lambda: mr.inclusion_path(LEAVES[:4], 4)))
