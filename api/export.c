@@ -4,6 +4,8 @@
  *   manifest.json            who, when, and for each paper its metadata,
  *                            size and SHA-256 fingerprint
  *   documents/<id>.<ext>     each paper's original bytes
+ *   documents/<id>.tsr       its RFC 3161 time-stamp reply
+ *   receipts/<id>.json       its signed deposit receipt
  *
  * A producer thread writes the archive with libarchive into a pipe whose
  * other end is the response (MHD_create_response_from_pipe): nothing is
@@ -25,6 +27,7 @@
 
 #include "http.h"
 #include "journal.h"
+#include "receipts.h"
 #include "vault_os.h"
 
 struct export_job {
@@ -114,6 +117,39 @@ add_file(struct archive *a, const char *name, int64_t size)
 	return r == ARCHIVE_OK ? 0 : -1;
 }
 
+/* The paper's time-stamp reply and signed receipt, beside it. */
+static int
+add_proofs(struct archive *a, struct export_job *j, const vault_id *did)
+{
+	char id[VAULT_ID_TEXT_LEN + 1], name[96], *text = NULL;
+	uint8_t *der = NULL;
+	json_t *env = NULL;
+	vault_id dep;
+	size_t len;
+	int rc = -1;
+
+	vault_id_to_text(did, id);
+	if (documents_timestamp(j->st, &j->pid, did, &der, &len) == VAULT_OK) {
+		snprintf(name, sizeof name, "documents/%s.tsr", id);
+		if (add_file(a, name, (int64_t)len) != 0 ||
+		    archive_write_data(a, der, len) < 0)
+			goto out;
+	}
+	if (receipts_build(j->st, &j->pid, did, &env, &dep) != VAULT_OK ||
+	    (text = json_dumps(env, JSON_INDENT(1) | JSON_SORT_KEYS)) == NULL)
+		goto out;
+	snprintf(name, sizeof name, "receipts/%s.json", id);
+	if (add_file(a, name, (int64_t)strlen(text)) != 0 ||
+	    archive_write_data(a, text, strlen(text)) < 0)
+		goto out;
+	rc = 0;
+out:
+	free(der);
+	json_decref(env);
+	api_json_free(text);
+	return rc;
+}
+
 static void *
 export_main(void *arg)
 {
@@ -175,6 +211,8 @@ export_main(void *arg)
 			}
 		}
 		documents_close(rd);
+		if (add_proofs(a, j, &did) != 0)
+			goto out;
 	}
 	ok = archive_write_close(a) == ARCHIVE_OK;
 out:

@@ -22,6 +22,7 @@
 #include "journal.h"
 #include "mandates.h"
 #include "note.h"
+#include "receipts.h"
 #include "shares.h"
 #include "tsa.h"
 #include "vault_os.h"
@@ -901,6 +902,123 @@ h_document_timestamp(struct api_request *rq)
 	return api_queue(rq, 200, resp);
 }
 
+/* Writes s into out with HTML's five special characters escaped. */
+static void
+html_escape(const char *s, char *out, size_t cap)
+{
+	size_t o = 0;
+	const char *rep;
+
+	for (; *s != '\0' && o + 7 < cap; s++) {
+		rep = *s == '&' ? "&amp;" : *s == '<' ? "&lt;" : *s == '>' ? "&gt;" :
+		    *s == '"' ? "&quot;" : *s == '\'' ? "&#39;" : NULL;
+		if (rep != NULL) {
+			memcpy(out + o, rep, strlen(rep));
+			o += strlen(rep);
+		} else
+			out[o++] = *s;
+	}
+	out[o] = '\0';
+}
+
+static const char *
+jstr(json_t *o, const char *k1, const char *k2)
+{
+	json_t *v = json_object_get(o, k1);
+
+	if (k2 != NULL)
+		v = json_object_get(v, k2);
+	return json_is_string(v) ? json_string_value(v) : "—";
+}
+
+/* The receipt as a printable page in plain French. */
+static enum MHD_Result
+receipt_html(struct api_request *rq, json_t *env)
+{
+	struct MHD_Response *resp;
+	json_t *r = json_object_get(env, "receipt");
+	char e[10][512], *page, *sig = json_dumps(env, JSON_COMPACT | JSON_SORT_KEYS);
+	const char *src[10];
+	int n, i;
+
+	src[0] = jstr(r, "person", "display_name");
+	src[1] = jstr(r, "deposited_by", "display_name");
+	src[2] = jstr(r, "deposited_by", "structure_name");
+	src[3] = jstr(r, "category", NULL);
+	src[4] = jstr(r, "media_type", NULL);
+	src[5] = jstr(r, "sha256", NULL);
+	src[6] = jstr(r, "deposited_at", NULL);
+	src[7] = jstr(r, "timestamp_serial", NULL);
+	src[8] = jstr(r, "document_id", NULL);
+	src[9] = sig != NULL ? sig : "";
+	for (i = 0; i < 10; i++)
+		html_escape(src[i], e[i], sizeof e[i]);
+	if ((page = malloc(16384)) == NULL) {
+		api_json_free(sig);
+		return api_vault_error(rq, VAULT_ERR_NOMEM);
+	}
+	n = snprintf(page, 16384,
+	    "<!doctype html><html lang=\"fr\"><head><meta charset=\"utf-8\">"
+	    "<title>Attestation de dépôt</title><style>body{font:16px/1.5 sans-serif;"
+	    "max-width:42em;margin:2em auto}td{padding:.2em .8em;vertical-align:top}"
+	    "code{word-break:break-all}</style></head><body>"
+	    "<h1>Attestation de dépôt</h1>"
+	    "<p>Le coffre-fort numérique atteste avoir reçu et conservé le document "
+	    "décrit ci-dessous.</p><table>"
+	    "<tr><td>Pour</td><td>%s</td></tr>"
+	    "<tr><td>Déposé par</td><td>%s (%s)</td></tr>"
+	    "<tr><td>Catégorie</td><td>%s</td></tr>"
+	    "<tr><td>Type</td><td>%s, %lld octets</td></tr>"
+	    "<tr><td>Empreinte SHA-256</td><td><code>%s</code></td></tr>"
+	    "<tr><td>Date du dépôt (UTC)</td><td>%s</td></tr>"
+	    "<tr><td>Horodatage n°</td><td><code>%s</code></td></tr>"
+	    "<tr><td>Document n°</td><td><code>%s</code></td></tr>"
+	    "</table><p>Signature de l'instance (à vérifier avec "
+	    "<code>vaultctl receipt verify</code>) :</p><p><code>%s</code></p>"
+	    "</body></html>\n", e[0], e[1], e[2], e[3], e[4],
+	    (long long)json_integer_value(json_object_get(r, "size")), e[5], e[6], e[7],
+	    e[8], e[9]);
+	api_json_free(sig);
+	resp = MHD_create_response_from_buffer((size_t)n, page, MHD_RESPMEM_MUST_FREE);
+	if (resp == NULL) {
+		free(page);
+		return MHD_NO;
+	}
+	rq->bytes_out += (uint64_t)n;
+	MHD_add_response_header(resp, "Content-Type", "text/html; charset=utf-8");
+	api_common_headers(resp);
+	return api_queue(rq, 200, resp);
+}
+
+/* The person, or the aidant who deposited it (even without a read mandate:
+ * the receipt names the paper by fingerprint, not by title). */
+static enum MHD_Result
+h_document_receipt(struct api_request *rq)
+{
+	const char *fmt = api_arg(rq, "format");
+	vault_id pid, did, dep;
+	json_t *env;
+	vault_err r;
+
+	if (api_param_id(rq, 0, &pid) != 0 || api_param_id(rq, 1, &did) != 0)
+		return MHD_YES;
+	if (!is_self(rq, &pid) && !is_aidant(rq))
+		return refuse(rq, &pid, "document.receipt");
+	if ((r = receipts_build(rq->st, &pid, &did, &env, &dep)) != VAULT_OK)
+		return r == VAULT_ERR_NOTFOUND ? api_error(rq, 404, "not_found",
+		    "There is no such paper.") : api_vault_error(rq, r);
+	if (!is_self(rq, &pid) && memcmp(dep.b, rq->sess.account.b, VAULT_ID_LEN) != 0) {
+		json_decref(env);
+		return refuse(rq, &pid, "document.receipt");
+	}
+	if (fmt != NULL && strcmp(fmt, "html") == 0) {
+		enum MHD_Result ret = receipt_html(rq, env);
+		json_decref(env);
+		return ret;
+	}
+	return api_json(rq, 200, env);
+}
+
 static enum MHD_Result
 h_tsa_certificates(struct api_request *rq)
 {
@@ -1549,7 +1667,7 @@ h_instance_keys(struct api_request *rq)
 	    "receipt_public_key", pk));
 }
 
-/* ---- health, and routes not yet served ---------------------------------------- */
+/* ---- health ---------------------------------------------------------------------- */
 
 static enum MHD_Result
 h_health(struct api_request *rq)
@@ -1559,14 +1677,6 @@ h_health(struct api_request *rq)
 	return api_json(rq, 200, json_pack("{s:s}", "status", "ok"));
 }
 
-/* Time-stamps, receipts, checkpoints, proofs and the export are the work
- * that follows (integrity, export); until then they say so plainly. */
-static enum MHD_Result
-h_not_yet(struct api_request *rq)
-{
-	return api_error(rq, 501, "not_implemented",
-	    "This part of the vault is not available yet on this instance.");
-}
 
 /* ---- the route table ----------------------------------------------------------- */
 
@@ -1587,7 +1697,7 @@ const struct api_route api_routes[] = {
 	{ "GET", "/v1/persons/{}/documents/{}/content", h_document_content, API_BODY_NONE, API_SESSION },
 	{ "DELETE", "/v1/persons/{}/documents/{}", h_document_delete, API_BODY_NONE, API_SESSION },
 	{ "GET", "/v1/persons/{}/documents/{}/timestamp", h_document_timestamp, API_BODY_NONE, API_SESSION },
-	{ "GET", "/v1/persons/{}/documents/{}/receipt", h_not_yet, API_BODY_NONE, API_SESSION },
+	{ "GET", "/v1/persons/{}/documents/{}/receipt", h_document_receipt, API_BODY_NONE, API_SESSION },
 	{ "GET", "/v1/persons/{}/export", h_export, API_BODY_NONE, API_SESSION },
 	{ "POST", "/v1/persons/{}/mandates", h_mandates_grant, API_BODY_JSON, API_SESSION },
 	{ "GET", "/v1/persons/{}/mandates", h_mandates_list, API_BODY_NONE, API_SESSION },

@@ -405,6 +405,12 @@ class Matrix:
                 return "SECURITY: manifest of %r" % man.get("person_id")
             got = {}
             for name, data in files.items():
+                # beside each paper: its time-stamp (.tsr) and receipt
+                # (receipts/<id>.json), which must be hers too
+                if name.endswith(".tsr") or name.startswith("receipts/"):
+                    if os.path.basename(name).split(".")[0] not in want:
+                        return "SECURITY: proof of a paper not hers: %s" % name
+                    continue
                 got[os.path.basename(name).split(".")[0]] = data
             if set(got) - set(want):
                 return "SECURITY: exports papers that are not hers: %s" % \

@@ -299,9 +299,11 @@ def main():
                     "until the integrity work lands" in flat)
         silent = ["%s %s" % (o.method, o.path) for o in ops
                   if o.route in not_yet and not says_501(o)]
+        # (every route is served now; the check stays for any route
+        # registered as not yet served in a later build)
         check("the %d routes answered 501 in this build document 501 "
               "not_implemented until the integrity work lands" % len(not_yet),
-              not_yet and not silent, "; ".join(silent))
+              not silent, "; ".join(silent))
         served = ["%s %s" % (o.method, o.path) for o in ops
                   if o.route in table and o.route not in not_yet and
                   re.search(r"^        '501':", o.text(), re.M)]

@@ -21,6 +21,7 @@
 #include "instance.h"
 #include "journal.h"
 #include "note.h"
+#include "receipts.h"
 #include "keys.h"
 #include "store.h"
 
@@ -30,6 +31,7 @@ usage(FILE *f)
 	fprintf(f,
 	    "usage: vaultctl init --data-dir DIR --admin-login LOGIN [options]\n"
 	    "       vaultctl journal verify --data-dir DIR [--verifier-key KEY]\n"
+	    "       vaultctl receipt verify FILE (--public-key BASE64 | --data-dir DIR)\n"
 	    "\n"
 	    "  init    create a data directory (mode 0700) with its pepper,\n"
 	    "          instance key and database, and the first instance\n"
@@ -281,6 +283,78 @@ bad:
 	return 2;
 }
 
+/*
+ * vaultctl receipt verify FILE (--public-key BASE64 | --data-dir DIR)
+ * Checks a receipt's signature against the instance's public key: the one
+ * GET /v1/instance/keys publishes (receipt_public_key), or the one of a
+ * data directory. The key inside the receipt itself is never trusted.
+ */
+static int
+cmd_receipt_verify(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "public-key", required_argument, NULL, 'k' },
+		{ "data-dir", required_argument, NULL, 'd' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *key = NULL, *dir = NULL;
+	uint8_t pk[32], sk[64], *seed = NULL;
+	char path[4096], *text;
+	size_t n, cap = 1 << 20;
+	vault_err r;
+	FILE *f;
+	int c;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (c == 'k')
+			key = optarg;
+		else if (c == 'd')
+			dir = optarg;
+		else
+			goto bad;
+	}
+	if (optind != argc - 1 || (key == NULL) == (dir == NULL))
+		goto bad;
+	if (key != NULL) {
+		if (sodium_base642bin(pk, sizeof pk, key, strlen(key), NULL, &n, NULL,
+		    sodium_base64_VARIANT_ORIGINAL) != 0 || n != 32) {
+			fprintf(stderr, "vaultctl: --public-key is the base64 of 32 bytes\n");
+			return 2;
+		}
+	} else {
+		snprintf(path, sizeof path, "%s/instance.key", dir);
+		if ((r = keys_pepper_load(path, &seed)) != VAULT_OK) {
+			fprintf(stderr, "vaultctl: cannot read %s: %s\n", path, vault_strerror(r));
+			return 1;
+		}
+		crypto_sign_seed_keypair(pk, sk, seed);
+		sodium_memzero(sk, sizeof sk);
+		keys_pepper_free(seed);
+	}
+	if ((f = fopen(argv[optind], "rb")) == NULL || (text = malloc(cap)) == NULL) {
+		fprintf(stderr, "vaultctl: cannot read %s\n", argv[optind]);
+		if (f != NULL)
+			fclose(f);
+		return 1;
+	}
+	n = fread(text, 1, cap, f);
+	fclose(f);
+	r = receipts_verify(text, n, pk);
+	free(text);
+	if (r == VAULT_OK) {
+		printf("receipt: signature OK\n");
+		return 0;
+	}
+	printf("receipt: %s\n", r == VAULT_ERR_AUTH ? "signature does NOT verify with "
+	    "this key" : "not a receipt");
+	return 1;
+bad:
+	fprintf(stderr, "usage: vaultctl receipt verify FILE (--public-key BASE64 | "
+	    "--data-dir DIR)\n");
+	return 2;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -292,6 +366,9 @@ main(int argc, char **argv)
 	}
 	if (argc >= 2 && strcmp(argv[1], "init") == 0)
 		return cmd_init(argc - 1, argv + 1);
+	if (argc >= 3 && strcmp(argv[1], "receipt") == 0 &&
+	    strcmp(argv[2], "verify") == 0)
+		return cmd_receipt_verify(argc - 2, argv + 2);
 	if (argc >= 3 && strcmp(argv[1], "journal") == 0 &&
 	    strcmp(argv[2], "verify") == 0)
 		return cmd_journal_verify(argc - 2, argv + 2);
