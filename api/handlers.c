@@ -118,21 +118,31 @@ reader_holder(struct api_request *rq, const vault_id *pid, struct doc_holder *h,
 }
 
 /* Journals a read by an aidant as the use of his mandate too. */
-static void
+/* Returns VAULT_OK, or an error when an aidant's read could not be
+ * journaled: then nothing is served (charter 6: the person sees every
+ * read; with the store read-only she cannot revoke either, so an aidant
+ * reading unseen is exactly what must not happen). Her own reads go on. */
+static vault_err
 journal_read(struct api_request *rq, const vault_id *pid, const char *action,
     const char *object, int category)
 {
 	char mt[VAULT_ID_TEXT_LEN + 1];
 	vault_id mid;
+	vault_err r;
 
-	(void)journal_record(rq->st, &(struct journal_event){ &rq->sess.account,
+	r = journal_record(rq->st, &(struct journal_event){ &rq->sess.account,
 	    pid, action, object, "ok", rq->origin });
-	if (!is_self(rq, pid) && mandates_check(rq->st, &rq->sess.account, pid,
-	    MANDATE_SCOPE_READ, category, &mid) == VAULT_OK) {
+	if (is_self(rq, pid))
+		return VAULT_OK;
+	if (r != VAULT_OK)
+		return r;
+	if (mandates_check(rq->st, &rq->sess.account, pid, MANDATE_SCOPE_READ,
+	    category, &mid) == VAULT_OK) {
 		vault_id_to_text(&mid, mt);
-		(void)journal_record(rq->st, &(struct journal_event){
+		r = journal_record(rq->st, &(struct journal_event){
 		    &rq->sess.account, pid, "mandate.use", mt, "ok", rq->origin });
 	}
+	return r;
 }
 
 /* ---- JSON shapes ---------------------------------------------------------- */
@@ -758,8 +768,11 @@ h_documents_list(struct api_request *rq)
 		json_decref(lc.docs);
 		return api_vault_error(rq, r);
 	}
-	journal_read(rq, &pid, "document.list", NULL, cat != NULL ?
-	    documents_category_index(cat) : -1);
+	if ((r = journal_read(rq, &pid, "document.list", NULL, cat != NULL ?
+	    documents_category_index(cat) : -1)) != VAULT_OK) {
+		json_decref(lc.docs);
+		return api_vault_error(rq, r);
+	}
 	return api_json(rq, 200, json_pack("{s:o}", "documents", lc.docs));
 }
 
@@ -797,10 +810,13 @@ h_document_get(struct api_request *rq)
 	struct doc_holder h;
 	vault_id pid, did;
 
+	vault_err r;
+
 	if (load_document(rq, &pid, &did, &h, &info, "document.read") != 0)
 		return MHD_YES;
-	journal_read(rq, &pid, "document.read", rq->params[1],
-	    documents_category_index(info.category));
+	if ((r = journal_read(rq, &pid, "document.read", rq->params[1],
+	    documents_category_index(info.category))) != VAULT_OK)
+		return api_vault_error(rq, r);
 	return api_json(rq, 200, document_json(rq->st, &info));
 }
 
@@ -868,8 +884,11 @@ h_document_content(struct api_request *rq)
 		return MHD_YES;
 	if ((r = documents_open(rq->st, &pid, &did, &h, &rd, &info)) != VAULT_OK)
 		return api_vault_error(rq, r);
-	journal_read(rq, &pid, "document.download", rq->params[1],
-	    documents_category_index(info.category));
+	if ((r = journal_read(rq, &pid, "document.download", rq->params[1],
+	    documents_category_index(info.category))) != VAULT_OK) {
+		documents_close(rd);
+		return api_vault_error(rq, r);
+	}
 	return send_document(rq, rd, &info);
 }
 

@@ -10,6 +10,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <netinet/in.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -21,6 +22,7 @@
 #include "http.h"
 #include "journal.h"
 #include "mandates.h"
+#include "shares.h"
 #include "vault_os.h"
 
 /* ---- options ------------------------------------------------------------ */
@@ -756,6 +758,7 @@ sweeper_main(void *arg)
 		sessions_sweep(srv->sessions);
 		if ((s = pool_get(srv)) != NULL) {
 			(void)mandates_sweep(s, NULL);
+			(void)shares_sweep(s);
 			maybe_checkpoint(srv, s);
 			pool_put(srv, s);
 		}
@@ -763,6 +766,22 @@ sweeper_main(void *arg)
 	}
 	pthread_mutex_unlock(&srv->mu);
 	return NULL;
+}
+
+/* libmicrohttpd's own messages can quote the request's URL, and a share
+ * link's token is in its path: they are reduced to their first words,
+ * before any quoted part. */
+static void
+mhd_logger(void *cls, const char *fmt, va_list ap)
+{
+	char buf[512], *q;
+
+	(void)cls;
+	vsnprintf(buf, sizeof buf, fmt, ap);
+	if ((q = strpbrk(buf, "`'\"/")) != NULL)
+		*q = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
+	fprintf(stderr, "vaultd: http: %s\n", buf);
 }
 
 /* jansson's allocations can hold a secret (a JSON body with a password):
@@ -833,6 +852,7 @@ api_server_start(int listen_fd, struct store *first, const struct api_options *o
 	    /* request line and headers; bigger ones get MHD's own 431 */
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(o->header_max * 4 + 1048576),
 	    MHD_OPTION_NOTIFY_COMPLETED, completed, srv,
+	    MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL,
 	    o->tls_cert_pem != NULL ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END,
 	    o->tls_cert_pem, MHD_OPTION_HTTPS_MEM_KEY, o->tls_key_pem,
 	    MHD_OPTION_END);

@@ -43,4 +43,8 @@ vault_err shares_open(struct store *s, const char *token, const char *origin,
 vault_err shares_revoke(struct store *s, const vault_id *person,
     const vault_id *share, const char *origin);
 
+/* Deletes the key wrappings of expired links (their rows stay, for the
+ * journal and the person's list). */
+vault_err shares_sweep(struct store *s);
+
 #endif

@@ -236,6 +236,24 @@ shares_open(struct store *s, const char *token_text, const char *origin,
 		r = rc == SQLITE_DONE ? VAULT_ERR_NOTFOUND : db_err(rc);
 		goto out;
 	}
+	/* the last download takes the link's key wrapping with it: a used-up
+	 * link, like a revoked one, opens nothing even with its token */
+	if (sqlite3_prepare_v2(db_handle(s->db), "DELETE FROM key_wrappings WHERE"
+	    " holder_kind = 'share' AND holder_id = ?1 AND (SELECT downloads >="
+	    " max_downloads FROM shares WHERE share_id = ?1)", -1, &st, NULL) != SQLITE_OK) {
+		db_rollback(s->db);
+		r = VAULT_ERR_INTERNAL;
+		goto out;
+	}
+	sqlite3_bind_text(st, 1, st_t, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	st = NULL;
+	if (rc != SQLITE_DONE) {
+		db_rollback(s->db);
+		r = db_err(rc);
+		goto out;
+	}
 	if ((r = journal_append(s, &(struct journal_event){ NULL, &person,
 	    "share.download", st_t, "ok", origin })) != VAULT_OK) {
 		db_rollback(s->db);
@@ -298,6 +316,33 @@ shares_revoke(struct store *s, const vault_id *person, const vault_id *share,
 	    "share.revoke", st_t, "ok", origin })) != VAULT_OK) {
 		db_rollback(s->db);
 		return rc != SQLITE_DONE ? db_err(rc) : r;
+	}
+	return store_note_failure(s, db_commit(s->db));
+}
+
+vault_err
+shares_sweep(struct store *s)
+{
+	sqlite3_stmt *st;
+	vault_err r;
+	int rc;
+
+	if ((r = store_writable(s)) != VAULT_OK)
+		return r;
+	if ((r = db_begin(s->db)) != VAULT_OK)
+		return store_note_failure(s, r);
+	if (sqlite3_prepare_v2(db_handle(s->db), "DELETE FROM key_wrappings WHERE"
+	    " holder_kind = 'share' AND holder_id IN (SELECT share_id FROM shares"
+	    " WHERE expires_at <= ?1)", -1, &st, NULL) != SQLITE_OK) {
+		db_rollback(s->db);
+		return VAULT_ERR_INTERNAL;
+	}
+	sqlite3_bind_int64(st, 1, vault_os.now_ms());
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		db_rollback(s->db);
+		return db_err(rc);
 	}
 	return store_note_failure(s, db_commit(s->db));
 }
