@@ -467,14 +467,24 @@ TEST(failed_fsync_at_each_point_fails_the_put_is_never_retried_and_leaves_nothin
 	points = fsync_calls;
 	CHECK(points >= 2); /* the file and its directory at least */
 	for (point = 1; point <= points; point++) {
+		int64_t rows = count_rows(s, "documents");
+		int blobs = count_blobs(s);
+		vault_err pr;
 		fsync_calls = 0;
 		fail_fsync_at = point;
 		fsync_failed_fd = -1;
 		retried = 0;
-		CHECK_EQ(put(s, &a.u.id, &meta_ok, data, sizeof data, BLOB_COMPRESS_AUTO, &d), VAULT_ERR_IO);
+		pr = put(s, &a.u.id, &meta_ok, data, sizeof data, BLOB_COMPRESS_AUTO, &d);
+		if (pr == VAULT_OK) {
+			/* this put made fewer fsyncs than the first (its fan-out
+			 * directory existed already): the point was not reached */
+			CHECK(fsync_calls < point);
+			continue;
+		}
+		CHECK_EQ(pr, VAULT_ERR_IO);
 		CHECK(!retried);
-		CHECK_EQ(count_rows(s, "documents"), 1);
-		CHECK_EQ(count_blobs(s), 1);
+		CHECK_EQ(count_rows(s, "documents"), rows);
+		CHECK_EQ(count_blobs(s), blobs);
 		/* fail-stop: no later write is accepted, reads go on */
 		fail_fsync_at = -1;
 		CHECK_EQ(put(s, &a.u.id, &meta_ok, data, sizeof data, BLOB_COMPRESS_AUTO, &d), VAULT_ERR_STOPPED);
@@ -489,8 +499,11 @@ TEST(failed_fsync_at_each_point_fails_the_put_is_never_retried_and_leaves_nothin
 	tmp_dir(dir, tdir);
 	CHECK_EQ(count_files(tdir), 0);
 	/* and the store still works */
-	CHECK_EQ(put(s, &a.u.id, &meta_ok, data, sizeof data, BLOB_COMPRESS_AUTO, &d), VAULT_OK);
-	CHECK_EQ(count_blobs(s), 2);
+	{
+		int before = count_blobs(s);
+		CHECK_EQ(put(s, &a.u.id, &meta_ok, data, sizeof data, BLOB_COMPRESS_AUTO, &d), VAULT_OK);
+		CHECK_EQ(count_blobs(s), before + 1);
+	}
 	person_free(&a);
 	store_close(s);
 	tu_rmrf(dir);
