@@ -846,13 +846,14 @@ api_server_start(int listen_fd, struct store *first, const struct api_options *o
 	if (o->tls_cert_pem != NULL)
 		flags |= MHD_USE_TLS;
 	srv->d = MHD_start_daemon(flags, 0, NULL, NULL, access_handler, srv,
+	    /* first, so that no message reaches MHD's own logger */
+	    MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL,
 	    MHD_OPTION_LISTEN_SOCKET, listen_fd,
 	    MHD_OPTION_CONNECTION_LIMIT, o->max_connections,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)60,
 	    /* request line and headers; bigger ones get MHD's own 431 */
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(o->header_max * 4 + 1048576),
 	    MHD_OPTION_NOTIFY_COMPLETED, completed, srv,
-	    MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL,
 	    o->tls_cert_pem != NULL ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END,
 	    o->tls_cert_pem, MHD_OPTION_HTTPS_MEM_KEY, o->tls_key_pem,
 	    MHD_OPTION_END);
