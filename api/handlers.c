@@ -1350,13 +1350,6 @@ h_share_revoke(struct api_request *rq)
 
 /* ---- the journal -------------------------------------------------------------- */
 
-static vault_err
-one_event(void *ctx, const struct journal_row *row)
-{
-	*(struct journal_row *)ctx = *row;
-	return VAULT_OK;
-}
-
 struct journal_ctx {
 	struct store *st;
 	json_t *events;
@@ -1576,18 +1569,14 @@ h_proof_inclusion(struct api_request *rq)
 		return MHD_YES;
 	/* an auditor, or the person for an entry about her */
 	if (!is_auditor(rq)) {
-		struct journal_filter f;
 		char me[VAULT_ID_TEXT_LEN + 1];
 		if (!role_is(rq, "person"))
 			return forbidden(rq);
 		vault_id_to_text(&rq->sess.account, me);
-		memset(&f, 0, sizeof f);
-		memset(&row, 0, sizeof row);
-		f.after_index = (int64_t)index - 1;
-		f.limit = 1;
-		if ((r = journal_query(rq->st, &f, one_event, &row)) != VAULT_OK)
+		r = journal_row_at(rq->st, index, &row);
+		if (r != VAULT_OK && r != VAULT_ERR_NOTFOUND)
 			return api_vault_error(rq, r);
-		if (row.index != (int64_t)index || strcmp(row.person, me) != 0)
+		if (r == VAULT_ERR_NOTFOUND || strcmp(row.person, me) != 0)
 			return api_error(rq, 403, "forbidden",
 			    "You may have proofs only for the entries about you.");
 	}

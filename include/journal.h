@@ -70,6 +70,8 @@ size_t journal_entry_encode(const struct journal_row *row,
 
 /* Number of entries (the tree's size). */
 vault_err journal_size(struct store *s, uint64_t *size);
+/* The row at one index. VAULT_ERR_NOTFOUND if there is none. */
+vault_err journal_row_at(struct store *s, uint64_t index, struct journal_row *row);
 /* The leaf bytes of one entry. VAULT_ERR_NOTFOUND past the end. */
 vault_err journal_entry(struct store *s, uint64_t index,
     char out[JOURNAL_ENTRY_MAX], size_t *len);

@@ -258,22 +258,30 @@ one_row(void *ctx, const struct journal_row *row)
 }
 
 vault_err
-journal_entry(struct store *s, uint64_t index, char out[JOURNAL_ENTRY_MAX],
-    size_t *len)
+journal_row_at(struct store *s, uint64_t index, struct journal_row *row)
 {
 	struct journal_filter f;
-	struct journal_row row;
 	vault_err r;
 
 	memset(&f, 0, sizeof f);
-	memset(&row, 0, sizeof row);
-	row.index = -1;
+	memset(row, 0, sizeof *row);
+	row->index = -1;
 	f.after_index = (int64_t)index - 1;
 	f.limit = 1;
-	if ((r = journal_query(s, &f, one_row, &row)) != VAULT_OK)
+	if ((r = journal_query(s, &f, one_row, row)) != VAULT_OK)
 		return r;
-	if (row.index != (int64_t)index)
-		return VAULT_ERR_NOTFOUND;
+	return row->index == (int64_t)index ? VAULT_OK : VAULT_ERR_NOTFOUND;
+}
+
+vault_err
+journal_entry(struct store *s, uint64_t index, char out[JOURNAL_ENTRY_MAX],
+    size_t *len)
+{
+	struct journal_row row;
+	vault_err r;
+
+	if ((r = journal_row_at(s, index, &row)) != VAULT_OK)
+		return r;
 	*len = journal_entry_encode(&row, out);
 	return VAULT_OK;
 }
@@ -444,7 +452,6 @@ out:
 vault_err
 journal_backfill(struct store *s, uint64_t *added)
 {
-	struct journal_filter f;
 	struct journal_row row;
 	sqlite3_stmt *st;
 	uint64_t leaves = 0, size, i;
@@ -467,18 +474,11 @@ journal_backfill(struct store *s, uint64_t *added)
 		return VAULT_OK;
 	if ((r = db_begin(s->db)) != VAULT_OK)
 		return r;
-	memset(&f, 0, sizeof f);
 	for (i = leaves; i < size && r == VAULT_OK; i++) {
-		memset(&row, 0, sizeof row);
-		row.index = -1;
-		f.after_index = (int64_t)i - 1;
-		f.limit = 1;
-		if ((r = journal_query(s, &f, one_row, &row)) != VAULT_OK)
-			break;
-		if (row.index != (int64_t)i) {
+		if ((r = journal_row_at(s, i, &row)) == VAULT_ERR_NOTFOUND)
 			r = VAULT_ERR_CORRUPT; /* a gap: leave it for journal verify */
+		if (r != VAULT_OK)
 			break;
-		}
 		r = append_leaf(s, &row);
 	}
 	if (r != VAULT_OK) {
