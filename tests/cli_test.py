@@ -12,6 +12,9 @@ import socket
 import stat
 import subprocess
 import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from checks import check, finish  # noqa: E402
 import time
 import urllib.error
 import urllib.request
@@ -20,12 +23,6 @@ BUILD, WORK = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
 VAULTD = os.path.join(BUILD, "vaultd")
 VAULTCTL = os.path.join(BUILD, "vaultctl")
 FAST = ["--argon2-ops", "1", "--argon2-mem-kib", "8"]
-results = []
-
-
-def check(name, cond, detail=""):
-    results.append(bool(cond))
-    print(("ok   " if cond else "FAIL ") + name + ("" if cond else ": " + detail))
 
 
 def run(args, stdin="", cwd=None):
@@ -177,6 +174,4 @@ if proc:
         proc2.wait(timeout=20)
 
 shutil.rmtree(WORK, ignore_errors=True)
-passed = sum(results)
-print("%d passed, %d failed" % (passed, len(results) - passed))
-sys.exit(0 if passed == len(results) and passed > 0 else 1)
+finish()

@@ -11,15 +11,10 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from checks import check, finish  # noqa: E402
 from vaultd_harness import Vault  # noqa: E402
 
 BUILD, WORK = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
-results = []
-
-
-def check(name, cond, detail=""):
-    results.append(bool(cond))
-    print(("ok   " if cond else "FAIL ") + name + ("" if cond else ": " + str(detail)))
 
 
 def fsck(d):
@@ -75,6 +70,4 @@ rc, out = fsck(d)
 check("a truncated blob is reported as corrupt", rc == 1 and "corrupt: " + ids[2] in out, out)
 
 shutil.rmtree(WORK, ignore_errors=True)
-passed = sum(results)
-print("%d passed, %d failed" % (passed, len(results) - passed))
-sys.exit(0 if passed == len(results) and passed > 0 else 1)
+finish()

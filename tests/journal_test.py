@@ -20,16 +20,11 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from checks import check, finish  # noqa: E402
 from vaultd_harness import Vault  # noqa: E402
 import merkle_ref  # noqa: E402
 
 BUILD, WORK = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
-results = []
-
-
-def check(name, cond, detail=""):
-    results.append(bool(cond))
-    print(("ok   " if cond else "FAIL ") + name + ("" if cond else ": " + str(detail)))
 
 
 def b64(s):
@@ -192,6 +187,4 @@ expect_bad("a checkpoint replaced", tampered_copy("checkpoint", replace_checkpoi
            "signature")
 
 shutil.rmtree(WORK, ignore_errors=True)
-passed = sum(results)
-print("%d passed, %d failed" % (passed, len(results) - passed))
-sys.exit(0 if passed == len(results) and passed > 0 else 1)
+finish()

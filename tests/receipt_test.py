@@ -16,15 +16,10 @@ from nacl.signing import VerifyKey
 from nacl.exceptions import BadSignatureError
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from checks import check, finish  # noqa: E402
 from vaultd_harness import Vault  # noqa: E402
 
 BUILD, WORK = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
-results = []
-
-
-def check(name, cond, detail=""):
-    results.append(bool(cond))
-    print(("ok   " if cond else "FAIL ") + name + ("" if cond else ": " + str(detail)))
 
 
 def canonical(obj):
@@ -106,6 +101,4 @@ rc, out = vaultctl_verify(path + ".2", "--public-key", pk)
 check("a receipt signed by another key does not verify (the key inside is not trusted)",
       rc == 1, out)
 
-passed = sum(results)
-print("%d passed, %d failed" % (passed, len(results) - passed))
-sys.exit(0 if passed == len(results) and passed > 0 else 1)
+finish()

@@ -16,15 +16,10 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from checks import check, finish  # noqa: E402
 from vaultd_harness import Vault  # noqa: E402
 
 BUILD, WORK = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
-results = []
-
-
-def check(name, cond, detail=""):
-    results.append(bool(cond))
-    print(("ok   " if cond else "FAIL ") + name + ("" if cond else ": " + str(detail)))
 
 
 def write(name, data):
@@ -102,6 +97,4 @@ with v:
           ts_verify(write("r.bin", data), os.path.join(WORK, "r.tsr"), chain_path)[0] and
           m is not None and m.group(1) not in serials, text[:300])
 
-passed = sum(results)
-print("%d passed, %d failed" % (passed, len(results) - passed))
-sys.exit(0 if passed == len(results) and passed > 0 else 1)
+finish()
