@@ -14,7 +14,7 @@
 
 #include "vault.h"
 
-#define DB_SCHEMA_LATEST 5
+#define DB_SCHEMA_LATEST 6
 
 struct vault_db;
 

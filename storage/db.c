@@ -12,7 +12,7 @@
 extern const char *const db_migrations[];
 extern const size_t db_migrations_count;
 
-_Static_assert(DB_SCHEMA_LATEST == 5, "update DB_SCHEMA_LATEST with schema.c");
+_Static_assert(DB_SCHEMA_LATEST == 6, "update DB_SCHEMA_LATEST with schema.c");
 
 struct vault_db {
 	sqlite3 *h;

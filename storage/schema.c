@@ -153,6 +153,22 @@ const char *const db_migrations[] = {
 	"ALTER TABLE documents ADD COLUMN tsa_serial TEXT;"
 	"CREATE UNIQUE INDEX documents_tsa_serial ON documents (tsa_serial)"
 	"  WHERE tsa_serial IS NOT NULL;",
+
+	/* 6: time-stamps that wait for an external TSA, time-stamped
+	 * checkpoints, and what the scheduled scrub found.
+	 * documents.tsa_pending = 1: deposited while the external TSA was
+	 * unreachable; the background worker fetches the token and clears it.
+	 * documents.integrity: NULL while the blob matched its recorded hash
+	 * at the last control, else 'missing' or 'corrupt' (a change of this
+	 * column is journaled as fsck.finding, once). */
+	"ALTER TABLE documents ADD COLUMN tsa_pending INTEGER NOT NULL DEFAULT 0"
+	"  CHECK (tsa_pending IN (0, 1));"
+	"CREATE INDEX documents_tsa_pending ON documents (tsa_pending)"
+	"  WHERE tsa_pending = 1;"
+	"ALTER TABLE documents ADD COLUMN integrity TEXT"
+	"  CHECK (integrity IN ('missing', 'corrupt'));"
+	"ALTER TABLE checkpoints ADD COLUMN tsa_token BLOB;"
+	"ALTER TABLE checkpoints ADD COLUMN tsa_serial TEXT;",
 };
 
 const size_t db_migrations_count = sizeof db_migrations / sizeof db_migrations[0];
