@@ -20,6 +20,7 @@
 #include "http.h"
 #include "instance.h"
 #include "journal.h"
+#include "timestamps.h"
 #include "mandates.h"
 #include "note.h"
 #include "receipts.h"
@@ -186,14 +187,15 @@ document_json(struct store *st, const struct document_info *d)
 	char sha[65];
 
 	sodium_bin2hex(sha, sizeof sha, d->sha256, 32);
-	return json_pack("{s:o, s:o, s:s, s:s, s:s, s:I, s:s, s:o, s:o, s:o, s:o}",
+	return json_pack("{s:o, s:o, s:s, s:s, s:s, s:I, s:s, s:o, s:o, s:o, s:o, s:b}",
 	    "document_id", id_json(&d->id), "person_id", id_json(&d->owner),
 	    "title", d->title, "category", d->category, "media_type", d->media_type,
 	    "size", (json_int_t)d->size, "sha256", sha,
 	    "issued", d->issued[0] ? json_string(d->issued) : json_null(),
 	    "expires", d->expires[0] ? json_string(d->expires) : json_null(),
 	    "deposited_by", actor_json(st, &d->deposited_by),
-	    "deposited_at", time_json(d->deposited_at));
+	    "deposited_at", time_json(d->deposited_at),
+	    "timestamp_pending", d->tsa_pending);
 }
 
 static json_t *
@@ -892,11 +894,30 @@ h_document_content(struct api_request *rq)
 	return send_document(rq, rd, &info);
 }
 
+/* Sends buf (malloc'd; freed whatever happens) as the body. */
+static enum MHD_Result
+send_owned(struct api_request *rq, unsigned status, void *buf, size_t len,
+    const char *ctype, const char *disposition)
+{
+	struct MHD_Response *resp;
+
+	resp = MHD_create_response_from_buffer(len, buf, MHD_RESPMEM_MUST_FREE);
+	if (resp == NULL) {
+		free(buf);
+		return MHD_NO;
+	}
+	rq->bytes_out += len;
+	MHD_add_response_header(resp, "Content-Type", ctype);
+	if (disposition != NULL)
+		MHD_add_response_header(resp, "Content-Disposition", disposition);
+	api_common_headers(resp);
+	return api_queue(rq, status, resp);
+}
+
 static enum MHD_Result
 h_document_timestamp(struct api_request *rq)
 {
 	struct document_info info;
-	struct MHD_Response *resp;
 	struct doc_holder h;
 	vault_id pid, did;
 	uint8_t *der;
@@ -905,20 +926,15 @@ h_document_timestamp(struct api_request *rq)
 
 	if (load_document(rq, &pid, &did, &h, &info, "document.timestamp") != 0)
 		return MHD_YES;
+	if (info.tsa_pending)
+		return api_error(rq, 409, "timestamp_pending", "The time-stamping "
+		    "authority has not answered yet; the time-stamp will be added "
+		    "as soon as it does.");
 	if ((r = documents_timestamp(rq->st, &pid, &did, &der, &len)) != VAULT_OK)
 		return r == VAULT_ERR_NOTFOUND ? api_error(rq, 404, "no_timestamp",
-		    "This paper has no time-stamp yet.") : api_vault_error(rq, r);
-	resp = MHD_create_response_from_buffer(len, der, MHD_RESPMEM_MUST_FREE);
-	if (resp == NULL) {
-		free(der);
-		return MHD_NO;
-	}
-	rq->bytes_out += len;
-	MHD_add_response_header(resp, "Content-Type", "application/timestamp-reply");
-	MHD_add_response_header(resp, "Content-Disposition",
+		    "This paper has no time-stamp.") : api_vault_error(rq, r);
+	return send_owned(rq, 200, der, len, "application/timestamp-reply",
 	    "attachment; filename=\"horodatage.tsr\"");
-	api_common_headers(resp);
-	return api_queue(rq, 200, resp);
 }
 
 /* Writes s into out with HTML's five special characters escaped. */
@@ -954,7 +970,6 @@ jstr(json_t *o, const char *k1, const char *k2)
 static enum MHD_Result
 receipt_html(struct api_request *rq, json_t *env)
 {
-	struct MHD_Response *resp;
 	json_t *r = json_object_get(env, "receipt");
 	char e[10][512], *page, *sig = json_dumps(env, JSON_COMPACT | JSON_SORT_KEYS);
 	const char *src[10];
@@ -998,15 +1013,7 @@ receipt_html(struct api_request *rq, json_t *env)
 	    (long long)json_integer_value(json_object_get(r, "size")), e[5], e[6], e[7],
 	    e[8], e[9]);
 	api_json_free(sig);
-	resp = MHD_create_response_from_buffer((size_t)n, page, MHD_RESPMEM_MUST_FREE);
-	if (resp == NULL) {
-		free(page);
-		return MHD_NO;
-	}
-	rq->bytes_out += (uint64_t)n;
-	MHD_add_response_header(resp, "Content-Type", "text/html; charset=utf-8");
-	api_common_headers(resp);
-	return api_queue(rq, 200, resp);
+	return send_owned(rq, 200, page, (size_t)n, "text/html; charset=utf-8", NULL);
 }
 
 /* The person, or the aidant who deposited it (even without a read mandate:
@@ -1041,21 +1048,13 @@ h_document_receipt(struct api_request *rq)
 static enum MHD_Result
 h_tsa_certificates(struct api_request *rq)
 {
-	struct MHD_Response *resp;
 	char *pem;
 	vault_err r;
 
-	if ((r = tsa_chain_pem(rq->st->dir, &pem)) != VAULT_OK)
+	if ((r = tsa_chain_pem(rq->st->tsa, &pem)) != VAULT_OK)
 		return api_vault_error(rq, r);
-	resp = MHD_create_response_from_buffer(strlen(pem), pem, MHD_RESPMEM_MUST_FREE);
-	if (resp == NULL) {
-		free(pem);
-		return MHD_NO;
-	}
-	rq->bytes_out += strlen(pem);
-	MHD_add_response_header(resp, "Content-Type", "application/pem-certificate-chain");
-	api_common_headers(resp);
-	return api_queue(rq, 200, resp);
+	return send_owned(rq, 200, pem, strlen(pem), "application/pem-certificate-chain",
+	    NULL);
 }
 
 static enum MHD_Result
@@ -1529,7 +1528,6 @@ static enum MHD_Result
 h_journal_entry(struct api_request *rq)
 {
 	char entry[JOURNAL_ENTRY_MAX], *end, *copy;
-	struct MHD_Response *resp;
 	uint64_t index;
 	size_t len;
 	vault_err r;
@@ -1545,15 +1543,7 @@ h_journal_entry(struct api_request *rq)
 	if ((copy = malloc(len)) == NULL)
 		return api_vault_error(rq, VAULT_ERR_NOMEM);
 	memcpy(copy, entry, len);
-	resp = MHD_create_response_from_buffer(len, copy, MHD_RESPMEM_MUST_FREE);
-	if (resp == NULL) {
-		free(copy);
-		return MHD_NO;
-	}
-	rq->bytes_out += len;
-	MHD_add_response_header(resp, "Content-Type", "application/octet-stream");
-	api_common_headers(resp);
-	return api_queue(rq, 200, resp);
+	return send_owned(rq, 200, copy, len, "application/octet-stream", NULL);
 }
 
 static enum MHD_Result
@@ -1617,18 +1607,8 @@ h_proof_consistency(struct api_request *rq)
 static enum MHD_Result
 send_note(struct api_request *rq, unsigned status, char *note)
 {
-	struct MHD_Response *resp;
-	size_t len = strlen(note);
-
-	resp = MHD_create_response_from_buffer(len, note, MHD_RESPMEM_MUST_FREE);
-	if (resp == NULL) {
-		free(note);
-		return MHD_NO;
-	}
-	rq->bytes_out += len;
-	MHD_add_response_header(resp, "Content-Type", "text/plain; charset=utf-8");
-	api_common_headers(resp);
-	return api_queue(rq, status, resp);
+	return send_owned(rq, status, note, strlen(note), "text/plain; charset=utf-8",
+	    NULL);
 }
 
 static enum MHD_Result
@@ -1658,6 +1638,65 @@ h_checkpoint_post(struct api_request *rq)
 	if ((r = journal_checkpoint(rq->st, &note)) != VAULT_OK)
 		return api_vault_error(rq, r);
 	return send_note(rq, 201, note);
+}
+
+/* A checkpoint of a given size, kept since it was made. */
+static int
+checkpoint_at(struct api_request *rq, char **note, uint8_t **der, size_t *len)
+{
+	uint64_t size;
+	char *end;
+	vault_err r;
+
+	if (!is_auditor(rq)) {
+		(void)forbidden(rq);
+		return -1;
+	}
+	size = strtoull(rq->params[0], &end, 10);
+	if (rq->params[0][0] < '0' || rq->params[0][0] > '9' || *end != '\0') {
+		(void)api_error(rq, 400, "bad_request", "The tree size is a whole number.");
+		return -1;
+	}
+	if ((r = timestamps_checkpoint_get(rq->st, size, note, der, len)) != VAULT_OK) {
+		if (r == VAULT_ERR_NOTFOUND)
+			(void)api_error(rq, 404, "not_found", "No checkpoint was made at this size.");
+		else
+			(void)api_vault_error(rq, r);
+		return -1;
+	}
+	return 0;
+}
+
+static enum MHD_Result
+h_checkpoint_at(struct api_request *rq)
+{
+	uint8_t *der;
+	size_t len;
+	char *note;
+
+	if (checkpoint_at(rq, &note, &der, &len) != 0)
+		return MHD_YES;
+	free(der);
+	return send_note(rq, 200, note);
+}
+
+/* The RFC 3161 token over the checkpoint's exact text: proof of when the
+ * journal had that root. */
+static enum MHD_Result
+h_checkpoint_timestamp(struct api_request *rq)
+{
+	uint8_t *der;
+	size_t len;
+	char *note;
+
+	if (checkpoint_at(rq, &note, &der, &len) != 0)
+		return MHD_YES;
+	free(note);
+	if (der == NULL)
+		return api_error(rq, 409, "timestamp_pending", "The time-stamping "
+		    "authority has not answered for this checkpoint yet; ask again later.");
+	return send_owned(rq, 200, der, len, "application/timestamp-reply",
+	    "attachment; filename=\"checkpoint.tsr\"");
 }
 
 static enum MHD_Result
@@ -1717,6 +1756,8 @@ const struct api_route api_routes[] = {
 	{ "GET", "/v1/persons/{}/journal", h_person_journal, API_BODY_NONE, API_SESSION },
 	{ "GET", "/v1/journal", h_journal_search, API_BODY_NONE, API_SESSION },
 	{ "GET", "/v1/journal/checkpoint", h_checkpoint_get, API_BODY_NONE, API_SESSION },
+	{ "GET", "/v1/journal/checkpoints/{}", h_checkpoint_at, API_BODY_NONE, API_SESSION },
+	{ "GET", "/v1/journal/checkpoints/{}/timestamp", h_checkpoint_timestamp, API_BODY_NONE, API_SESSION },
 	{ "POST", "/v1/journal/checkpoint", h_checkpoint_post, API_BODY_NONE, API_SESSION },
 	{ "GET", "/v1/journal/entries/{}", h_journal_entry, API_BODY_NONE, API_SESSION },
 	{ "GET", "/v1/journal/proof/inclusion", h_proof_inclusion, API_BODY_NONE, API_SESSION },

@@ -68,6 +68,7 @@ struct api_server {
 	unsigned argon_active, argon_waiting;
 	struct api_ip_entry ips[API_IP_TABLE];
 	pthread_t sweeper;
+	pthread_t stamper;              /* timestamps_catch_up */
 	int stopping;
 	unsigned producers;            /* export threads running */
 	unsigned inflight;             /* requests between first call and completion */

@@ -21,6 +21,7 @@
 
 #include "http.h"
 #include "journal.h"
+#include "timestamps.h"
 #include "mandates.h"
 #include "shares.h"
 #include "vault_os.h"
@@ -46,6 +47,7 @@ api_options_default(struct api_options *o)
 	o->sweep_ms = 30 * 1000;
 	o->checkpoint_entries = 1000;
 	o->checkpoint_ms = 5 * 60 * 1000;
+	o->tsa_retry_ms = 60 * 1000;
 }
 
 /* ---- responses ---------------------------------------------------------- */
@@ -727,33 +729,38 @@ maybe_checkpoint(struct api_server *srv, struct store *s)
 		free(note);
 }
 
+/* Waits ms, or less if the server stops; returns 0 once it is stopping.
+ * Called and returns with srv->mu held. */
+static int
+wait_or_stop(struct api_server *srv, int64_t ms)
+{
+	struct timespec deadline;
+
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += ms / 1000;
+	deadline.tv_nsec += (ms % 1000) * 1000000;
+	if (deadline.tv_nsec >= 1000000000) {
+		deadline.tv_sec++;
+		deadline.tv_nsec -= 1000000000;
+	}
+	/* the condition variable is shared with the pool and the Argon2id
+	 * gate: wake-ups before the deadline are not ours */
+	while (!srv->stopping && pthread_cond_timedwait(&srv->cv, &srv->mu,
+	    &deadline) != ETIMEDOUT)
+		;
+	return !srv->stopping;
+}
+
 /* Sessions idle too long, and mandates past their end, are swept here; the
  * checks themselves never wait for the sweeper. */
 static void *
 sweeper_main(void *arg)
 {
 	struct api_server *srv = arg;
-	struct timespec deadline;
 	struct store *s;
-	int64_t ms;
 
 	pthread_mutex_lock(&srv->mu);
-	while (!srv->stopping) {
-		clock_gettime(CLOCK_REALTIME, &deadline);
-		ms = srv->opt.sweep_ms;
-		deadline.tv_sec += ms / 1000;
-		deadline.tv_nsec += (ms % 1000) * 1000000;
-		if (deadline.tv_nsec >= 1000000000) {
-			deadline.tv_sec++;
-			deadline.tv_nsec -= 1000000000;
-		}
-		/* the condition variable is shared with the pool and the
-		 * Argon2id gate: wake-ups before the deadline are not ours */
-		while (!srv->stopping && pthread_cond_timedwait(&srv->cv, &srv->mu,
-		    &deadline) != ETIMEDOUT)
-			;
-		if (srv->stopping)
-			break;
+	while (wait_or_stop(srv, srv->opt.sweep_ms)) {
 		pthread_mutex_unlock(&srv->mu);
 		sessions_sweep(srv->sessions);
 		if ((s = pool_get(srv)) != NULL) {
@@ -761,6 +768,51 @@ sweeper_main(void *arg)
 			(void)shares_sweep(s);
 			maybe_checkpoint(srv, s);
 			pool_put(srv, s);
+		}
+		pthread_mutex_lock(&srv->mu);
+	}
+	pthread_mutex_unlock(&srv->mu);
+	return NULL;
+}
+
+static int
+is_stopping(struct api_server *srv)
+{
+	int v;
+
+	pthread_mutex_lock(&srv->mu);
+	v = srv->stopping;
+	pthread_mutex_unlock(&srv->mu);
+	return v;
+}
+
+/* Tokens that could not be had at once (timestamps.h): asked for again
+ * every tsa_retry_ms, a batch at a time, while the TSA answers. Its own
+ * thread: an external TSA that hangs until its time-out must not delay
+ * the sweeps. */
+static void *
+stamper_main(void *arg)
+{
+	struct api_server *srv = arg;
+	unsigned issued, left, total;
+	struct store *s;
+	vault_err r;
+
+	pthread_mutex_lock(&srv->mu);
+	while (wait_or_stop(srv, srv->opt.tsa_retry_ms)) {
+		pthread_mutex_unlock(&srv->mu);
+		total = 0;
+		if ((s = pool_get(srv)) != NULL) {
+			do {
+				r = timestamps_catch_up(s, 64, &issued, &left);
+				total += issued;
+			} while (r == VAULT_OK && issued > 0 && left > 0 &&
+			    !is_stopping(srv));
+			pool_put(srv, s);
+			if (total > 0 || r != VAULT_OK)
+				fprintf(stderr, "vaultd: time-stamps: %u issued, %u waiting%s%s\n",
+				    total, left, r != VAULT_OK ? ": " : "",
+				    r != VAULT_OK ? vault_strerror(r) : "");
 		}
 		pthread_mutex_lock(&srv->mu);
 	}
@@ -829,7 +881,7 @@ api_server_start(int listen_fd, struct store *first, const struct api_options *o
 		return VAULT_ERR_NOMEM;
 	srv->opt = *o;
 	srv->first = first;
-	srv->pool_max = o->max_connections + 2; /* + the sweeper, + slack */
+	srv->pool_max = o->max_connections + 3; /* + the sweeper and the stamper, + slack */
 	pthread_mutex_init(&srv->mu, NULL);
 	pthread_cond_init(&srv->cv, NULL);
 	if ((srv->pool = calloc(srv->pool_max, sizeof *srv->pool)) == NULL ||
@@ -864,6 +916,7 @@ api_server_start(int listen_fd, struct store *first, const struct api_options *o
 		return VAULT_ERR_IO;
 	}
 	pthread_create(&srv->sweeper, NULL, sweeper_main, srv);
+	pthread_create(&srv->stamper, NULL, stamper_main, srv);
 	*srvp = srv;
 	return VAULT_OK;
 }
@@ -900,6 +953,7 @@ api_server_stop(struct api_server *srv, int64_t drain_ms)
 		pthread_cond_wait(&srv->cv, &srv->mu);
 	pthread_mutex_unlock(&srv->mu);
 	pthread_join(srv->sweeper, NULL);
+	pthread_join(srv->stamper, NULL);
 	for (i = 0; i < srv->pool_idle; i++)
 		store_close(srv->pool[i]);
 	sessions_free(srv->sessions);

@@ -1,14 +1,19 @@
 /* tsa.c: the built-in time-stamping authority (see tsa.h). */
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
 #include <openssl/bn.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
@@ -22,9 +27,15 @@
 #define TSA_DAYS (20 * 365)     /* tokens must verify for as long as papers are kept */
 
 struct tsa {
-	X509 *cert;
+	X509 *cert;             /* the signer, when tokens are made here */
 	EVP_PKEY *key;
 	ASN1_OBJECT *policy;
+	char *chain_pem;        /* served as it is */
+	/* external */
+	char *url;
+	X509_STORE *trust;      /* from chain_pem */
+	long timeout_ms, backoff_ms;
+	_Atomic int64_t quiet_until_ms;
 };
 
 static int
@@ -164,33 +175,160 @@ out:
 	return r;
 }
 
+/* A whole file, NUL-terminated, malloc'd; NULL if unreadable or over 1 MiB. */
+static char *
+slurp(const char *path)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	ssize_t n;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return NULL;
+	if ((buf = malloc(1 << 20)) == NULL)
+		goto fail;
+	while ((n = read(fd, buf + len, (1 << 20) - 1 - len)) > 0)
+		len += (size_t)n;
+	if (n < 0 || len == (1 << 20) - 1)
+		goto fail;
+	buf[len] = '\0';
+	close(fd);
+	return buf;
+fail:
+	free(buf);
+	close(fd);
+	return NULL;
+}
+
+static X509 *
+pem_cert(const char *pem)
+{
+	BIO *b = BIO_new_mem_buf(pem, -1);
+	X509 *x = b != NULL ? PEM_read_bio_X509(b, NULL, NULL, NULL) : NULL;
+
+	BIO_free(b);
+	return x;
+}
+
+static EVP_PKEY *
+pem_key(const char *path)
+{
+	char *pem = slurp(path);
+	BIO *b = pem != NULL ? BIO_new_mem_buf(pem, -1) : NULL;
+	EVP_PKEY *k = b != NULL ? PEM_read_bio_PrivateKey(b, NULL, NULL, NULL) : NULL;
+
+	BIO_free(b);
+	if (pem != NULL)
+		OPENSSL_cleanse(pem, strlen(pem));
+	free(pem);
+	return k;
+}
+
+/* Every certificate of chain_pem into the trust store. */
+static int
+load_trust(struct tsa *t)
+{
+	BIO *b = BIO_new_mem_buf(t->chain_pem, -1);
+	X509 *x;
+	int n = 0;
+
+	if (b == NULL || (t->trust = X509_STORE_new()) == NULL) {
+		BIO_free(b);
+		return 0;
+	}
+	while ((x = PEM_read_bio_X509(b, NULL, NULL, NULL)) != NULL) {
+		n++;
+		if (X509_STORE_add_cert(t->trust, x) != 1) { /* takes a reference */
+			X509_free(x);
+			BIO_free(b);
+			return 0;
+		}
+		X509_free(x);
+	}
+	ERR_clear_error(); /* the end of the PEM stream is reported as an error */
+	BIO_free(b);
+	return n > 0;
+}
+
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+static int curl_ready;
+
+static void
+curl_init(void)
+{
+	curl_ready = curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK;
+}
+
 vault_err
-tsa_open(const char *dir, struct tsa **tp)
+tsa_open(const char *dir, const struct tsa_config *c, struct tsa **tp)
 {
 	char root[PATH_MAX], crt[PATH_MAX], keyp[PATH_MAX];
+	char *a = NULL, *b = NULL;
 	struct tsa *t;
-	FILE *f;
+	vault_err r = VAULT_ERR_FORMAT;
 
 	*tp = NULL;
 	paths(dir, root, crt, keyp);
 	if ((t = calloc(1, sizeof *t)) == NULL)
 		return VAULT_ERR_NOMEM;
-	if ((f = fopen(crt, "r")) != NULL) {
-		t->cert = PEM_read_X509(f, NULL, NULL, NULL);
-		fclose(f);
+	t->timeout_ms = c != NULL && c->timeout_ms > 0 ? c->timeout_ms : 5000;
+	t->backoff_ms = c != NULL && c->backoff_ms > 0 ? c->backoff_ms : 60000;
+	if (c != NULL && c->url != NULL) {
+		/* an external authority: nothing to sign with, a chain to trust */
+		if (c->chain_file == NULL || (t->chain_pem = slurp(c->chain_file)) == NULL ||
+		    !load_trust(t) || (t->url = strdup(c->url)) == NULL)
+			goto fail;
+		pthread_once(&curl_once, curl_init);
+		if (!curl_ready) {
+			r = VAULT_ERR_INTERNAL;
+			goto fail;
+		}
+		*tp = t;
+		return VAULT_OK;
 	}
-	if ((f = fopen(keyp, "r")) != NULL) {
-		t->key = PEM_read_PrivateKey(f, NULL, NULL, NULL);
-		fclose(f);
+	if (c != NULL && (c->cert_file != NULL) != (c->key_file != NULL))
+		goto fail;
+	if (c != NULL && c->cert_file != NULL) {
+		if ((a = slurp(c->cert_file)) == NULL)
+			goto fail;
+		t->key = pem_key(c->key_file);
+		/* the served chain: the operator's, or the certificate alone */
+		t->chain_pem = c->chain_file != NULL ? slurp(c->chain_file) : strdup(a);
+	} else {
+		if ((a = slurp(crt)) == NULL || (b = slurp(root)) == NULL ||
+		    (t->chain_pem = malloc(strlen(a) + strlen(b) + 1)) == NULL)
+			goto fail;
+		memcpy(t->chain_pem, a, strlen(a));
+		memcpy(t->chain_pem + strlen(a), b, strlen(b) + 1);
+		t->key = pem_key(c != NULL && c->key_file != NULL ? c->key_file : keyp);
 	}
+	t->cert = pem_cert(a);
 	t->policy = OBJ_txt2obj(TSA_POLICY_OID, 1);
 	if (t->cert == NULL || t->key == NULL || t->policy == NULL ||
-	    X509_check_private_key(t->cert, t->key) != 1) {
-		tsa_free(t);
-		return VAULT_ERR_FORMAT;
-	}
+	    t->chain_pem == NULL || X509_check_private_key(t->cert, t->key) != 1)
+		goto fail;
+	/* OpenSSL's TS code refuses to sign with a certificate that lacks the
+	 * critical timeStamping extended key usage: check it now, not at the
+	 * first deposit */
+	if (X509_check_purpose(t->cert, X509_PURPOSE_TIMESTAMP_SIGN, 0) != 1 ||
+	    !(X509_get_extended_key_usage(t->cert) & XKU_TIMESTAMP))
+		goto fail;
+	free(a);
+	free(b);
 	*tp = t;
 	return VAULT_OK;
+fail:
+	free(a);
+	free(b);
+	tsa_free(t);
+	return r;
+}
+
+int
+tsa_is_external(const struct tsa *t)
+{
+	return t->url != NULL;
 }
 
 void
@@ -201,6 +339,9 @@ tsa_free(struct tsa *t)
 	X509_free(t->cert);
 	EVP_PKEY_free(t->key);
 	ASN1_OBJECT_free(t->policy);
+	X509_STORE_free(t->trust);
+	free(t->chain_pem);
+	free(t->url);
 	free(t);
 }
 
@@ -218,40 +359,46 @@ serial_cb(TS_RESP_CTX *ctx, void *data)
 	return s;
 }
 
-vault_err
-tsa_stamp(struct tsa *t, const uint8_t sha256[32], uint8_t **der, size_t *len,
-    char serial_hex[65])
+/* The request, as any client sends it: SHA-256 imprint, a fresh nonce,
+ * certReq. */
+static TS_REQ *
+make_request(const uint8_t sha256[32])
+{
+	TS_REQ *req = TS_REQ_new();
+	TS_MSG_IMPRINT *mi = TS_MSG_IMPRINT_new();
+	X509_ALGOR *alg = X509_ALGOR_new();
+	ASN1_INTEGER *nonce = ASN1_INTEGER_new();
+	int ok;
+
+	ok = req != NULL && mi != NULL && alg != NULL && nonce != NULL &&
+	    TS_REQ_set_version(req, 1) == 1 &&
+	    X509_ALGOR_set0(alg, OBJ_nid2obj(NID_sha256), V_ASN1_NULL, NULL) == 1 &&
+	    TS_MSG_IMPRINT_set_algo(mi, alg) == 1 &&
+	    TS_MSG_IMPRINT_set_msg(mi, (unsigned char *)(uintptr_t)sha256, 32) == 1 &&
+	    TS_REQ_set_msg_imprint(req, mi) == 1 &&
+	    random_serial(nonce) && TS_REQ_set_nonce(req, nonce) == 1 &&
+	    TS_REQ_set_cert_req(req, 1) == 1;
+	/* the setters copy */
+	TS_MSG_IMPRINT_free(mi);
+	X509_ALGOR_free(alg);
+	ASN1_INTEGER_free(nonce);
+	if (!ok) {
+		TS_REQ_free(req);
+		return NULL;
+	}
+	return req;
+}
+
+/* The built-in authority's answer. */
+static TS_RESP *
+respond_here(struct tsa *t, TS_REQ *req)
 {
 	TS_RESP_CTX *ctx = NULL;
-	TS_REQ *req = NULL;
-	TS_MSG_IMPRINT *mi = NULL;
-	X509_ALGOR *alg = NULL;
-	ASN1_INTEGER *nonce = NULL;
 	TS_RESP *resp = NULL;
 	BIO *bio = NULL;
-	const ASN1_INTEGER *serial;
-	BIGNUM *bn = NULL;
-	unsigned char *p = NULL;
-	char *hex = NULL;
-	vault_err r = VAULT_ERR_INTERNAL;
-	int n;
 
-	*der = NULL;
-	*len = 0;
-	serial_hex[0] = '\0';
-	/* the request, as a client would send it */
-	if ((req = TS_REQ_new()) == NULL || TS_REQ_set_version(req, 1) != 1 ||
-	    (mi = TS_MSG_IMPRINT_new()) == NULL || (alg = X509_ALGOR_new()) == NULL ||
-	    X509_ALGOR_set0(alg, OBJ_nid2obj(NID_sha256), V_ASN1_NULL, NULL) != 1 ||
-	    TS_MSG_IMPRINT_set_algo(mi, alg) != 1 ||
-	    TS_MSG_IMPRINT_set_msg(mi, (unsigned char *)(uintptr_t)sha256, 32) != 1 ||
-	    TS_REQ_set_msg_imprint(req, mi) != 1 ||
-	    (nonce = ASN1_INTEGER_new()) == NULL || !random_serial(nonce) ||
-	    TS_REQ_set_nonce(req, nonce) != 1 || TS_REQ_set_cert_req(req, 1) != 1 ||
-	    (bio = BIO_new(BIO_s_mem())) == NULL || i2d_TS_REQ_bio(bio, req) != 1)
-		goto out;
-	/* the authority's answer */
-	if ((ctx = TS_RESP_CTX_new()) == NULL ||
+	if ((bio = BIO_new(BIO_s_mem())) == NULL || i2d_TS_REQ_bio(bio, req) != 1 ||
+	    (ctx = TS_RESP_CTX_new()) == NULL ||
 	    TS_RESP_CTX_set_signer_cert(ctx, t->cert) != 1 ||
 	    TS_RESP_CTX_set_signer_key(ctx, t->key) != 1 ||
 	    TS_RESP_CTX_set_signer_digest(ctx, EVP_sha256()) != 1 ||
@@ -261,10 +408,133 @@ tsa_stamp(struct tsa *t, const uint8_t sha256[32], uint8_t **der, size_t *len,
 	    TS_RESP_CTX_set_accuracy(ctx, 1, 0, 0) != 1)
 		goto out;
 	TS_RESP_CTX_set_serial_cb(ctx, serial_cb, NULL);
-	if ((resp = TS_RESP_create_response(ctx, bio)) == NULL ||
-	    ASN1_INTEGER_get(TS_STATUS_INFO_get0_status(TS_RESP_get_status_info(resp))) !=
-	    TS_STATUS_GRANTED)
+	resp = TS_RESP_create_response(ctx, bio);
+out:
+	TS_RESP_CTX_free(ctx);
+	BIO_free(bio);
+	return resp;
+}
+
+#define TSA_REPLY_MAX (256 * 1024)
+
+struct reply_buf {
+	unsigned char *p;
+	size_t len;
+};
+
+static size_t
+reply_write(char *data, size_t size, size_t nmemb, void *ctx)
+{
+	struct reply_buf *b = ctx;
+	size_t n = size * nmemb;
+
+	if (n > TSA_REPLY_MAX - b->len)
+		return 0; /* too big: curl fails the transfer */
+	memcpy(b->p + b->len, data, n);
+	b->len += n;
+	return n;
+}
+
+/* An external authority's answer, verified against the request (imprint,
+ * nonce, version) and the configured chain (signature, signer with the
+ * timeStamping usage). NULL if unreachable, refused or not verifying. */
+static TS_RESP *
+respond_external(struct tsa *t, TS_REQ *req)
+{
+	struct curl_slist *hdr = NULL;
+	struct reply_buf b = { NULL, 0 };
+	TS_VERIFY_CTX *vc = NULL;
+	TS_RESP *resp = NULL;
+	const unsigned char *q;
+	unsigned char *der = NULL;
+	char *ctype = NULL;
+	long code = 0;
+	CURL *c = NULL;
+	int n;
+
+	if ((n = i2d_TS_REQ(req, &der)) <= 0 || (b.p = malloc(TSA_REPLY_MAX)) == NULL ||
+	    (c = curl_easy_init()) == NULL ||
+	    (hdr = curl_slist_append(NULL, "Content-Type: application/timestamp-query")) == NULL)
 		goto out;
+	if (curl_easy_setopt(c, CURLOPT_URL, t->url) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https") != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, t->timeout_ms) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, t->timeout_ms) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdr) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_POSTFIELDS, der) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)n) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, reply_write) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b) != CURLE_OK)
+		goto out;
+	if (curl_easy_perform(c) != CURLE_OK ||
+	    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code) != CURLE_OK || code != 200 ||
+	    curl_easy_getinfo(c, CURLINFO_CONTENT_TYPE, &ctype) != CURLE_OK ||
+	    ctype == NULL || strncasecmp(ctype, "application/timestamp-reply", 27) != 0)
+		goto out;
+	q = b.p;
+	if ((resp = d2i_TS_RESP(NULL, &q, (long)b.len)) == NULL || q != b.p + b.len)
+		goto bad;
+	/* imprint, nonce and version from the request; then the signature
+	 * and the signer's chain up to the configured anchors */
+	if ((vc = TS_REQ_to_TS_VERIFY_CTX(req, NULL)) == NULL ||
+	    X509_STORE_up_ref(t->trust) != 1)
+		goto bad;
+	TS_VERIFY_CTX_set_store(vc, t->trust); /* vc now holds that reference */
+	TS_VERIFY_CTX_add_flags(vc, TS_VFY_SIGNER | TS_VFY_SIGNATURE);
+	if (TS_RESP_verify_response(vc, resp) != 1)
+		goto bad;
+	goto out;
+bad:
+	TS_RESP_free(resp);
+	resp = NULL;
+out:
+	ERR_clear_error();
+	TS_VERIFY_CTX_free(vc);
+	curl_slist_free_all(hdr);
+	if (c != NULL)
+		curl_easy_cleanup(c);
+	OPENSSL_free(der);
+	free(b.p);
+	return resp;
+}
+
+vault_err
+tsa_stamp(struct tsa *t, const uint8_t sha256[32], int background,
+    uint8_t **der, size_t *len, char serial_hex[65])
+{
+	TS_REQ *req = NULL;
+	TS_RESP *resp = NULL;
+	const ASN1_INTEGER *serial;
+	BIGNUM *bn = NULL;
+	unsigned char *p = NULL;
+	char *hex = NULL;
+	vault_err r = VAULT_ERR_INTERNAL;
+	int64_t now = vault_os.now_ms();
+	int n;
+
+	*der = NULL;
+	*len = 0;
+	serial_hex[0] = '\0';
+	if (t->url != NULL && !background && now < atomic_load(&t->quiet_until_ms))
+		return VAULT_ERR_UNAVAILABLE;
+	if ((req = make_request(sha256)) == NULL)
+		goto out;
+	if (t->url != NULL) {
+		resp = respond_external(t, req);
+		atomic_store(&t->quiet_until_ms, resp != NULL ? 0 : now + t->backoff_ms);
+		if (resp == NULL) {
+			r = VAULT_ERR_UNAVAILABLE;
+			goto out;
+		}
+	} else if ((resp = respond_here(t, req)) == NULL)
+		goto out;
+	if (ASN1_INTEGER_get(TS_STATUS_INFO_get0_status(TS_RESP_get_status_info(resp))) !=
+	    TS_STATUS_GRANTED || TS_RESP_get_tst_info(resp) == NULL) {
+		r = t->url != NULL ? VAULT_ERR_UNAVAILABLE : VAULT_ERR_INTERNAL;
+		goto out;
+	}
 	serial = TS_TST_INFO_get_serial(TS_RESP_get_tst_info(resp));
 	if ((bn = ASN1_INTEGER_to_BN(serial, NULL)) == NULL || (hex = BN_bn2hex(bn)) == NULL)
 		goto out;
@@ -282,39 +552,13 @@ out:
 	OPENSSL_free(hex);
 	BN_free(bn);
 	TS_RESP_free(resp);
-	TS_RESP_CTX_free(ctx);
-	BIO_free(bio);
-	ASN1_INTEGER_free(nonce);
-	X509_ALGOR_free(alg);
-	TS_MSG_IMPRINT_free(mi);
 	TS_REQ_free(req);
 	return r;
 }
 
 vault_err
-tsa_chain_pem(const char *dir, char **pem)
+tsa_chain_pem(const struct tsa *t, char **pem)
 {
-	char root[PATH_MAX], crt[PATH_MAX], keyp[PATH_MAX];
-	size_t n1, n2;
-	char *buf;
-	FILE *f;
-
-	*pem = NULL;
-	paths(dir, root, crt, keyp);
-	if ((buf = malloc(65536)) == NULL)
-		return VAULT_ERR_NOMEM;
-	if ((f = fopen(crt, "r")) == NULL)
-		goto fail;
-	n1 = fread(buf, 1, 32767, f);
-	fclose(f);
-	if ((f = fopen(root, "r")) == NULL)
-		goto fail;
-	n2 = fread(buf + n1, 1, 32767, f);
-	fclose(f);
-	buf[n1 + n2] = '\0';
-	*pem = buf;
-	return VAULT_OK;
-fail:
-	free(buf);
-	return VAULT_ERR_NOTFOUND;
+	*pem = strdup(t->chain_pem);
+	return *pem != NULL ? VAULT_OK : VAULT_ERR_NOMEM;
 }

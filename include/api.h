@@ -31,6 +31,7 @@ struct api_options {
 	int64_t sweep_ms;             /* sessions and mandates swept this often */
 	uint64_t checkpoint_entries;  /* a signed checkpoint at least every N entries */
 	int64_t checkpoint_ms;        /* ... or every T ms when the journal grew */
+	int64_t tsa_retry_ms;         /* missing time-stamps asked for this often */
 	const char *tls_cert_pem;     /* with tls_key_pem: serve HTTPS */
 	const char *tls_key_pem;
 	int quiet;                    /* no per-request log line */

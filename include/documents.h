@@ -43,6 +43,7 @@ struct document_info {
 	uint8_t cipher_sha256[32];
 	int compressed;
 	int64_t deposited_at;           /* ms since the epoch */
+	int tsa_pending;                /* waiting for an external TSA's token */
 };
 
 #define DOC_CATEGORY_COUNT 12

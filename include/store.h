@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "keys.h"
+#include "tsa.h"
 #include "vault.h"
 
 struct vault_db;
@@ -27,6 +28,7 @@ struct store_options {
 	uint64_t max_document_size;     /* bytes */
 	uint64_t quota_bytes;           /* per person, original bytes */
 	const char *pepper_path;        /* NULL: DIR/pepper.key */
+	const struct tsa_config *tsa;   /* NULL: the built-in TSA of DIR */
 	unsigned lock_threshold;        /* failed log-ins in a row that lock */
 	int64_t lock_ms;                /* how long a lock lasts */
 };

@@ -270,6 +270,7 @@ struct document_put {
 	uint8_t *token;              /* RFC 3161 TimeStampResp, DER */
 	size_t token_len;
 	char serial[65];
+	int tsa_pending;        /* the external TSA did not answer */
 	vault_err err;               /* sticky */
 };
 
@@ -450,8 +451,9 @@ insert_rows(struct document_put *p, const struct blob_result *res,
 	    "INSERT INTO documents (document_id, owner_id, title_enc, category,"
 	    " media_type, size, sha256, blob_version, compressed, cipher_size,"
 	    " cipher_sha256, issued, expires, deposited_by, deposited_at, tsa_token,"
-	    " tsa_serial) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11,"
-	    " NULLIF(?12, ''), NULLIF(?13, ''), ?14, ?15, ?16, NULLIF(?17, ''))",
+	    " tsa_serial, tsa_pending) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9,"
+	    " ?10, ?11, NULLIF(?12, ''), NULLIF(?13, ''), ?14, ?15, ?16,"
+	    " NULLIF(?17, ''), ?18)",
 	    -1, &st, NULL) != SQLITE_OK)
 		return VAULT_ERR_INTERNAL;
 	sqlite3_bind_text(st, 1, p->idt, -1, SQLITE_STATIC);
@@ -472,17 +474,22 @@ insert_rows(struct document_put *p, const struct blob_result *res,
 	if (p->token != NULL)
 		sqlite3_bind_blob(st, 16, p->token, (int)p->token_len, SQLITE_STATIC);
 	sqlite3_bind_text(st, 17, p->serial, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 18, p->tsa_pending);
 	rc = sqlite3_step(st);
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE)
 		return db_err(rc);
 	if ((r = documents_add_wrapping(p->s, p->idt, "owner", owner, sealed,
 	    KEYS_SEALED_DOCKEY_LEN, now)) != VAULT_OK ||
-	    (r = wrap_for_mandates(p, owner, now)) != VAULT_OK)
-		return r;
-	return journal_append(p->s, &(struct journal_event){ &p->depositor,
+	    (r = wrap_for_mandates(p, owner, now)) != VAULT_OK ||
+	    (r = journal_append(p->s, &(struct journal_event){ &p->depositor,
 	    &p->owner, "document.deposit", p->idt, "ok",
-	    p->origin[0] != '\0' ? p->origin : NULL });
+	    p->origin[0] != '\0' ? p->origin : NULL })) != VAULT_OK)
+		return r;
+	if (p->tsa_pending)
+		r = journal_append(p->s, &(struct journal_event){ NULL, &p->owner,
+		    "timestamp.wait", p->idt, "pending", NULL });
+	return r;
 }
 
 vault_err
@@ -502,9 +509,15 @@ documents_put_commit(struct document_put *p, struct document_info *info)
 	    (r = blob_writer_finish(p->w, &res)) != VAULT_OK)
 		goto out;
 	/* the time-stamp over the fingerprint, issued in-process (~0.3 ms) */
-	if (p->s->tsa != NULL && (r = tsa_stamp(p->s->tsa, res.sha256, &p->token,
-	    &p->token_len, p->serial)) != VAULT_OK)
-		goto out;
+	if (p->s->tsa != NULL && (r = tsa_stamp(p->s->tsa, res.sha256, 0, &p->token,
+	    &p->token_len, p->serial)) != VAULT_OK) {
+		if (r != VAULT_ERR_UNAVAILABLE)
+			goto out;
+		/* an external TSA that does not answer does not stop a deposit:
+		 * the document waits for its token (tsa_pending), the wait is
+		 * journaled with the deposit, and the retry worker asks again */
+		p->tsa_pending = 1;
+	}
 	/* 1. the blob, durable (commit frees bp whatever happens) */
 	r = blobstore_put_commit(p->bp);
 	p->bp = NULL;
@@ -546,6 +559,7 @@ documents_put_commit(struct document_put *p, struct document_info *info)
 		memcpy(info->cipher_sha256, res.cipher_sha256, 32);
 		info->compressed = res.compressed;
 		info->deposited_at = now;
+		info->tsa_pending = p->tsa_pending;
 	}
 out:
 	/* A blob whose row never committed is nobody's: remove it so that a
@@ -603,7 +617,7 @@ query_rows(struct store *s, const vault_id *owner, const char *document_id,
 	    "SELECT d.document_id, d.category, d.media_type, d.size, d.sha256,"
 	    " d.cipher_size, d.cipher_sha256, d.compressed, COALESCE(d.issued, ''),"
 	    " COALESCE(d.expires, ''), d.deposited_by, d.deposited_at, d.title_enc,"
-	    " d.blob_version, " WRAPPING_OF_HOLDER " AS wrapped"
+	    " d.blob_version, " WRAPPING_OF_HOLDER " AS wrapped, d.tsa_pending"
 	    " FROM documents d WHERE d.owner_id = ?2"
 	    " AND (?1 IS NULL OR d.document_id = ?1) AND (?6 IS NULL OR d.category = ?6)"
 	    " AND (?3 = 2 OR wrapped IS NOT NULL) ORDER BY d.deposited_at, d.document_id",
@@ -651,6 +665,7 @@ row_info(sqlite3_stmt *st, const vault_id *owner, const struct doc_holder *holde
 	snprintf(info->issued, sizeof info->issued, "%s", sqlite3_column_text(st, 8));
 	snprintf(info->expires, sizeof info->expires, "%s", sqlite3_column_text(st, 9));
 	info->deposited_at = sqlite3_column_int64(st, 11);
+	info->tsa_pending = sqlite3_column_int(st, 15);
 	if (holder == NULL) {
 		if ((dk = sodium_malloc(KEYS_DOCKEY_LEN)) == NULL)
 			return VAULT_ERR_NOMEM;

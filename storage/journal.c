@@ -5,6 +5,8 @@
 
 #include "db.h"
 #include "journal.h"
+#include "timestamps.h"
+#include "tsa.h"
 #include "merkle.h"
 #include "note.h"
 #include <sodium.h>
@@ -436,6 +438,12 @@ journal_checkpoint(struct store *s, char **notep)
 	}
 	if ((r = store_note_failure(s, db_commit(s->db))) != VAULT_OK)
 		goto out;
+	/* its time-stamp, after the commit (the TSA is never asked under the
+	 * write lock). The built-in TSA answers in a fraction of a
+	 * millisecond; an external one is left to the retry worker, and so is
+	 * a failure here: the checkpoint is kept either way. */
+	if (s->tsa != NULL && !tsa_is_external(s->tsa))
+		(void)timestamps_stamp_checkpoint(s, size, note, 0);
 	*notep = note;
 	note = NULL;
 	goto out;

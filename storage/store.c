@@ -239,7 +239,8 @@ store_open(const char *dir, const struct store_options *o, struct store **sp,
 		return VAULT_ERR_NOMEM;
 	}
 	s->opt = *o;
-	s->opt.pepper_path = NULL; /* not kept: the caller owns that string */
+	s->opt.pepper_path = NULL; /* not kept: the caller owns these */
+	s->opt.tsa = NULL;
 	s->stopped = &s->stopped_own;
 	if (o->pepper_path != NULL)
 		r = keys_pepper_load(o->pepper_path, &s->pepper);
@@ -261,7 +262,9 @@ store_open(const char *dir, const struct store_options *o, struct store **sp,
 		goto fail;
 	if ((r = load_instance(s)) != VAULT_OK)
 		goto fail;
-	if ((r = tsa_create_files(dir)) != VAULT_OK || (r = tsa_open(dir, &s->tsa)) != VAULT_OK)
+	/* the built-in TSA's files exist even when another TSA is configured,
+	 * so that switching back needs nothing */
+	if ((r = tsa_create_files(dir)) != VAULT_OK || (r = tsa_open(dir, o->tsa, &s->tsa)) != VAULT_OK)
 		goto fail;
 	/* a database from before the journal was a tree: build its hashes
 	 * (a gap in the rows is left for `vaultctl journal verify` to report) */

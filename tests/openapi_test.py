@@ -22,8 +22,10 @@ import subprocess
 import sys
 
 METHODS = ("get", "put", "post", "delete", "patch", "head", "options", "trace")
-# DESIGN.md's names for path parameters.
-PARAM_NAMES = {"pid", "did", "mid", "sid", "share_id", "token", "index"}
+# DESIGN.md's names for path parameters, plus those of routes this project
+# added beside its table (tree_size: GET /v1/journal/checkpoints/{tree_size}).
+PARAM_NAMES = {"pid", "did", "mid", "sid", "share_id", "token", "index",
+               "tree_size"}
 
 passed = 0
 failed = 0

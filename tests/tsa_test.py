@@ -84,6 +84,15 @@ with v:
     s, tok2, _ = v.call("GET", "/v1/persons/%s/documents/%s/timestamp" % (pid, doc["document_id"]),
                         token=aidant)
     check("an aidant with a read mandate for its category gets the same token", s == 200 and tok2 == tok, s)
+    s, note, _ = v.call("POST", "/v1/journal/checkpoint", token=admin)
+    size = int(note.decode().split("\n")[1]) if s == 201 else -1
+    s, ctok, h = v.call("GET", "/v1/journal/checkpoints/%d/timestamp" % size, token=admin)
+    check("a new checkpoint is time-stamped at once by the built-in TSA",
+          s == 200 and h.get("content-type") == "application/timestamp-reply", s)
+    ok, out = ts_verify(write("cp.txt", note), write("cp.tsr", ctok), chain_path)
+    check("... openssl ts -verify accepts the token over the checkpoint's exact text", ok, out)
+    ok, out = ts_verify(write("cp-bad.txt", note.replace(b"\n", b"\n ", 1)), os.path.join(WORK, "cp.tsr"), chain_path)
+    check("... and refuses it for a changed checkpoint", not ok, out)
     v.restart()
     person = v.login("person.tsa", "1234")
     data = b"after a restart"

@@ -17,6 +17,7 @@ enum {
 	O_SELF_ENROL, O_PUBLIC_URL, O_MAX_CONN, O_MAX_UPLOADS, O_LOGIN_MIN,
 	O_IDLE, O_LIFETIME, O_LOCK_AFTER, O_LOCK_MIN, O_QUIET, O_ROUTES,
 	O_TEST_CLOCK, O_CONFIG, O_HELP, O_ADDR_FAIL, O_CP_ENTRIES, O_CP_SECONDS,
+	O_TSA_URL, O_TSA_CHAIN, O_TSA_CERT, O_TSA_KEY, O_TSA_TIMEOUT, O_TSA_RETRY,
 };
 
 static const struct option opts[] = {
@@ -43,6 +44,12 @@ static const struct option opts[] = {
 	{ "address-failures", required_argument, NULL, O_ADDR_FAIL },
 	{ "checkpoint-entries", required_argument, NULL, O_CP_ENTRIES },
 	{ "checkpoint-seconds", required_argument, NULL, O_CP_SECONDS },
+	{ "tsa-url", required_argument, NULL, O_TSA_URL },
+	{ "tsa-chain", required_argument, NULL, O_TSA_CHAIN },
+	{ "tsa-cert", required_argument, NULL, O_TSA_CERT },
+	{ "tsa-key", required_argument, NULL, O_TSA_KEY },
+	{ "tsa-timeout-ms", required_argument, NULL, O_TSA_TIMEOUT },
+	{ "tsa-retry-seconds", required_argument, NULL, O_TSA_RETRY },
 	{ "quiet", no_argument, NULL, O_QUIET },
 	{ "routes", no_argument, NULL, O_ROUTES },
 	{ "test-clock-file", required_argument, NULL, O_TEST_CLOCK },
@@ -91,6 +98,16 @@ usage(FILE *f)
 	    "                           waits start doubling (default %u)\n"
 	    "  --checkpoint-entries N   sign a journal checkpoint every N entries (default %llu)\n"
 	    "  --checkpoint-seconds S   ... or every S seconds when it grew (default %lld)\n"
+	    "  --tsa-url URL            an external RFC 3161 TSA (http:// or https://)\n"
+	    "                           instead of the built-in one; needs --tsa-chain\n"
+	    "  --tsa-chain FILE         PEM: the TSA certificate and its issuers, served\n"
+	    "                           by /v1/tsa/certificates; an external TSA's\n"
+	    "                           tokens must verify against it\n"
+	    "  --tsa-cert FILE, --tsa-key FILE   the operator's own TSA certificate\n"
+	    "                           (critical timeStamping usage) and key (PEM)\n"
+	    "  --tsa-timeout-ms N       wait for an external TSA (default 5000)\n"
+	    "  --tsa-retry-seconds S    ask again for missing tokens every S seconds\n"
+	    "                           (default %lld)\n"
 	    "  --quiet                  no line per request on stderr\n"
 	    "  --routes                 print the routes this build serves, and exit\n"
 	    "  --test-clock-file FILE   tests only: add the milliseconds written in FILE\n"
@@ -104,7 +121,7 @@ usage(FILE *f)
 	    (long long)(ao.session_lifetime_ms / 1000), so.lock_threshold,
 	    (long long)(so.lock_ms / 60000), ao.ip_failures_free,
 	    (unsigned long long)ao.checkpoint_entries,
-	    (long long)(ao.checkpoint_ms / 1000));
+	    (long long)(ao.checkpoint_ms / 1000), (long long)(ao.tsa_retry_ms / 1000));
 }
 
 static int
@@ -204,6 +221,27 @@ apply(struct vaultd_config *c, int ch, const char *arg)
 		if (num("checkpoint-seconds", arg, 1, 86400 * 7, &v) != 0)
 			return -1;
 		c->api.checkpoint_ms = (int64_t)v * 1000;
+		return 0;
+	case O_TSA_URL:
+		if (strncmp(arg, "http://", 7) != 0 && strncmp(arg, "https://", 8) != 0) {
+			fprintf(stderr, "vaultd: --tsa-url is an http:// or https:// URL\n");
+			return -1;
+		}
+		c->tsa.url = arg;
+		return 0;
+	case O_TSA_CHAIN: c->tsa.chain_file = arg; return 0;
+	case O_TSA_CERT: c->tsa.cert_file = arg; return 0;
+	case O_TSA_KEY: c->tsa.key_file = arg; return 0;
+	case O_TSA_TIMEOUT:
+		if (num("tsa-timeout-ms", arg, 100, 120000, &v) != 0)
+			return -1;
+		c->tsa.timeout_ms = (long)v;
+		return 0;
+	case O_TSA_RETRY:
+		if (num("tsa-retry-seconds", arg, 1, 86400, &v) != 0)
+			return -1;
+		c->api.tsa_retry_ms = (int64_t)v * 1000;
+		c->tsa.backoff_ms = (long)v * 1000;
 		return 0;
 	case O_ADDR_FAIL:
 		if (num("address-failures", arg, 1, 1000000, &v) != 0)
@@ -310,6 +348,20 @@ vaultd_config_parse(struct vaultd_config *c, int argc, char **argv)
 		fprintf(stderr, "vaultd: unexpected argument '%s'\n", argv[optind]);
 		return -1;
 	}
+	if (c->tsa.url != NULL && c->tsa.chain_file == NULL) {
+		fprintf(stderr, "vaultd: --tsa-url needs --tsa-chain, the certificates "
+		    "its tokens are verified against\n");
+		return -1;
+	}
+	if (c->tsa.url != NULL && c->tsa.cert_file != NULL) {
+		fprintf(stderr, "vaultd: --tsa-url and --tsa-cert exclude each other\n");
+		return -1;
+	}
+	if ((c->tsa.cert_file != NULL) != (c->tsa.key_file != NULL)) {
+		fprintf(stderr, "vaultd: --tsa-cert and --tsa-key go together\n");
+		return -1;
+	}
+	c->store.tsa = &c->tsa;
 	if (keys_pwparams_check(&c->store.pw) != VAULT_OK) {
 		fprintf(stderr, "vaultd: Argon2id cost out of range\n");
 		return -1;

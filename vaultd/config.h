@@ -15,6 +15,7 @@ struct vaultd_config {
 	const char *tls_cert, *tls_key;   /* NULL: DIR/tls.crt, DIR/tls.key */
 	const char *test_clock_file;      /* tests only: a clock they can move */
 	int print_routes;
+	struct tsa_config tsa;  /* store.tsa points here */
 	struct store_options store;
 	struct api_options api;
 };

@@ -23,6 +23,7 @@
 
 #include "api.h"
 #include "config.h"
+#include "tsa.h"
 #include "instance.h"
 #include "store.h"
 #include "vault_os.h"
@@ -203,6 +204,7 @@ main(int argc, char **argv)
 	struct vaultd_config c;
 	struct api_server *srv = NULL;
 	struct store *s = NULL;
+	struct tsa *t = NULL;
 	char *cert = NULL, *key = NULL;
 	const char *dir;
 	char shown[128], path[4096];
@@ -243,6 +245,18 @@ main(int argc, char **argv)
 			return 1;
 		dir = VAULTD_DEFAULT_DATA_DIR;
 	}
+	/* the time-stamping authority first, so that a bad certificate, key
+	 * or chain is named as such rather than as a bad data directory */
+	if ((c.tsa.url != NULL || c.tsa.cert_file != NULL) &&
+	    (r = tsa_open(dir, &c.tsa, &t)) != VAULT_OK) {
+		fprintf(stderr, "vaultd: the time-stamping authority's files are "
+		    "unusable: %s (%s needs a readable PEM%s)\n", vault_strerror(r),
+		    c.tsa.url != NULL ? "--tsa-chain" : "--tsa-cert with --tsa-key",
+		    c.tsa.url != NULL ? " chain" : " certificate with the critical "
+		    "timeStamping extended key usage, and its key");
+		return 1;
+	}
+	tsa_free(t);
 	if ((r = store_open(dir, &c.store, &s, &rep)) != VAULT_OK) {
 		fprintf(stderr, "vaultd: cannot open data directory %s: %s%s\n", dir,
 		    vault_strerror(r), r == VAULT_ERR_NOTFOUND ?
