@@ -13,7 +13,8 @@
  *               calls per transaction (default 1000), a checkpoint every
  *               1000 entries: the batched rate
  *   inclusion   journal_inclusion at P (default 1000) random (index, size)
- *               pairs, size <= N: mean and max (goal < 1 ms)
+ *               pairs, size <= N: mean, 99th percentile, max, and the
+ *               max of CPU time alone (goal < 1 ms)
  *   consistency journal_consistency at P random (first, second) pairs
  *               (goal < 1 ms)
  *   verify      journal_verify on a fresh connection, what `vaultctl
@@ -49,6 +50,16 @@ now(void)
 {
 	struct timespec t;
 	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* This thread's CPU time: what a call cost, without the time the
+ * scheduler gave to others. */
+static double
+cpu_now(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
 	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
 
@@ -186,36 +197,61 @@ bench_tsa(struct tsa *t, int threads, double seconds, int *failed)
 /* ---- proofs ----------------------------------------------------------------- */
 
 static int
+cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Times one proof at each of pairs random points; *p99_ms is the 99th
+ * percentile and *cpu_max_ms the largest CPU time of one proof, both less
+ * exposed than the wall-clock maximum to a preemption on a shared
+ * machine. */
+static int
 bench_proofs(struct store *s, uint64_t n, unsigned pairs, int consistency,
-    double *mean_ms, double *max_ms, double *mean_hashes)
+    double *mean_ms, double *p99_ms, double *max_ms, double *cpu_max_ms,
+    double *mean_hashes)
 {
 	uint8_t path[64][32];
 	unsigned i, count;
 	uint64_t a, b;
-	double t, sum = 0, max = 0, hashes = 0;
+	double t, c, sum = 0, max = 0, cmax = 0, hashes = 0, *all;
 	vault_err r;
 
+	if ((all = calloc(pairs, sizeof *all)) == NULL)
+		return -1;
 	for (i = 0; i < pairs; i++) {
 		b = 1 + uniform(n);                      /* size or second, 1..n */
 		a = consistency ? 1 + uniform(b) : uniform(b);
+		c = cpu_now();
 		t = now();
 		r = consistency ? journal_consistency(s, a, b, path, &count) :
 		    journal_inclusion(s, a, b, path, &count);
 		t = (now() - t) * 1e3;
+		c = (cpu_now() - c) * 1e3;
 		if (r != VAULT_OK) {
 			fprintf(stderr, "bench_journal: %s(%llu, %llu): %s\n",
 			    consistency ? "journal_consistency" : "journal_inclusion",
 			    (unsigned long long)a, (unsigned long long)b, vault_strerror(r));
+			free(all);
 			return -1;
 		}
+		all[i] = t;
 		sum += t;
 		hashes += count;
 		if (t > max)
 			max = t;
+		if (c > cmax)
+			cmax = c;
 	}
+	qsort(all, pairs, sizeof *all, cmp_double);
 	*mean_ms = sum / pairs;
+	*p99_ms = all[(size_t)((pairs - 1) * 0.99)];
 	*max_ms = max;
+	*cpu_max_ms = cmax;
 	*mean_hashes = hashes / pairs;
+	free(all);
 	return 0;
 }
 
@@ -226,7 +262,9 @@ main(int argc, char **argv)
 	uint64_t entries = 1000000, size = 0, i, mark;
 	unsigned batch = 1000, record = 2000, pairs = 1000, cps = 0, j;
 	double tsa_seconds = 2, t, t0, tw, cp_s = 0, fill_s, rec_rate, fill_rate;
-	double inc_mean, inc_max, inc_h, con_mean, con_max, con_h, ver_s, ver_goal;
+	double inc_mean, inc_p99, inc_max, inc_cpu, inc_h;
+	double con_mean, con_p99, con_max, con_cpu, con_h;
+	double ver_s, ver_goal;
 	double tsa1, tsa2;
 	char tmp[2048], dir[2100], path[2200];
 	struct journal_verify_report rep;
@@ -332,15 +370,19 @@ main(int argc, char **argv)
 	    " entries at this rate", 1e6 / fill_rate, met(1e6 / fill_rate <= 120));
 
 	/* 3. proofs at the full size */
-	if (bench_proofs(s, entries, pairs, 0, &inc_mean, &inc_max, &inc_h) != 0 ||
-	    bench_proofs(s, entries, pairs, 1, &con_mean, &con_max, &con_h) != 0)
+	if (bench_proofs(s, entries, pairs, 0, &inc_mean, &inc_p99, &inc_max,
+	    &inc_cpu, &inc_h) != 0 ||
+	    bench_proofs(s, entries, pairs, 1, &con_mean, &con_p99, &con_max,
+	    &con_cpu, &con_h) != 0)
 		goto out;
-	printf("  %-44s %10.3f ms mean, %.3f ms max (%.1f hashes)  goal < 1 ms: mean %s,"
-	    " max %s\n", "journal_inclusion", inc_mean, inc_max, inc_h,
-	    met(inc_mean < PROOF_GOAL_MS), met(inc_max < PROOF_GOAL_MS));
-	printf("  %-44s %10.3f ms mean, %.3f ms max (%.1f hashes)  goal < 1 ms: mean %s,"
-	    " max %s\n", "journal_consistency", con_mean, con_max, con_h,
-	    met(con_mean < PROOF_GOAL_MS), met(con_max < PROOF_GOAL_MS));
+	printf("  %-44s %10.3f ms mean, %.3f p99, %.3f max (CPU max %.3f), %.1f hashes"
+	    "  goal < 1 ms: mean %s, max %s\n", "journal_inclusion", inc_mean, inc_p99,
+	    inc_max, inc_cpu, inc_h, met(inc_mean < PROOF_GOAL_MS),
+	    met(inc_max < PROOF_GOAL_MS));
+	printf("  %-44s %10.3f ms mean, %.3f p99, %.3f max (CPU max %.3f), %.1f hashes"
+	    "  goal < 1 ms: mean %s, max %s\n", "journal_consistency", con_mean, con_p99,
+	    con_max, con_cpu, con_h, met(con_mean < PROOF_GOAL_MS),
+	    met(con_max < PROOF_GOAL_MS));
 
 	/* 4. full verification, on its own connection as vaultctl opens it */
 	snprintf(path, sizeof path, "%s/vault.db", dir);
