@@ -160,7 +160,7 @@ stamp_loop(void *arg)
 	randombytes_buf(sha, sizeof sha);
 	while (now() < end) {
 		sha[0]++;
-		if (tsa_stamp(st->tsa, sha, &der, &len, serial) != VAULT_OK) {
+		if (tsa_stamp(st->tsa, sha, 0, &der, &len, serial) != VAULT_OK) {
 			st->failed = 1;
 			break;
 		}
@@ -403,7 +403,7 @@ main(int argc, char **argv)
 	/* 5. RFC 3161 time-stamps, in-process */
 	snprintf(path, sizeof path, "%s/tsa", tmp);
 	if (mkdir(path, 0700) != 0 || (r = tsa_create_files(path)) != VAULT_OK ||
-	    (r = tsa_open(path, &tsa)) != VAULT_OK)
+	    (r = tsa_open(path, NULL, &tsa)) != VAULT_OK)
 		goto fail;
 	tsa1 = bench_tsa(tsa, 1, tsa_seconds, &failed);
 	tsa2 = bench_tsa(tsa, 2, tsa_seconds, &failed);
