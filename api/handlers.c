@@ -826,11 +826,17 @@ static ssize_t
 content_reader(void *cls, uint64_t pos, char *buf, size_t max)
 {
 	struct document_read *rd = cls;
+	vault_err r;
 	size_t n;
 
-	(void)pos;
-	if (documents_read(rd, buf, max, &n) != VAULT_OK)
+	if ((r = documents_read(rd, buf, max, &n)) != VAULT_OK) {
+		/* the connection is cut: the client holds a short file, never
+		 * a whole wrong one (blob_reader_read withholds the end) */
+		fprintf(stderr, "vaultd: a download failed its integrity check"
+		    " after %llu bytes: %s\n", (unsigned long long)pos,
+		    vault_strerror(r));
 		return MHD_CONTENT_READER_END_WITH_ERROR;
+	}
 	return n == 0 ? MHD_CONTENT_READER_END_OF_STREAM : (ssize_t)n;
 }
 

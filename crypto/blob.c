@@ -446,6 +446,7 @@ struct blob_reader {
 	uint64_t expected, produced;
 	uint8_t expected_sha256[32];
 	EVP_MD_CTX *sha;             /* of the bytes released */
+	int verified;                /* the whole blob checked (verify_end) */
 	vault_err err;               /* sticky */
 };
 
@@ -583,16 +584,68 @@ next_chunk(struct blob_reader *r)
 	return VAULT_OK;
 }
 
+/* Everything the end of a blob must satisfy: the final chunk seen and
+ * nothing after it, the whole deflate stream consumed and nothing more
+ * coming out of it, and the SHA-256 of the original equal to the recorded
+ * fingerprint. Called before the bytes that complete the document are
+ * handed out, so that a whole copy is never released unless it is the
+ * deposited one (a damaged blob yields at most a verified prefix, and an
+ * error). */
+static vault_err
+verify_end(struct blob_reader *r)
+{
+	unsigned char md[32], scratch[64];
+	unsigned int mdlen;
+	vault_err e;
+	int zr;
+
+	for (;;) {
+		if (!r->compressed && r->p_off < r->p_len)
+			return VAULT_ERR_CORRUPT; /* more than the recorded size */
+		if (r->compressed && !r->z_end &&
+		    (r->p_off < r->p_len || r->final_seen)) {
+			r->z.next_in = r->p + r->p_off;
+			r->z.avail_in = (uInt)(r->p_len - r->p_off);
+			r->z.next_out = scratch;
+			r->z.avail_out = sizeof scratch;
+			zr = inflate(&r->z, Z_NO_FLUSH);
+			r->p_off = r->p_len - r->z.avail_in;
+			if (r->z.avail_out != sizeof scratch ||
+			    (zr != Z_OK && zr != Z_BUF_ERROR && zr != Z_STREAM_END))
+				return VAULT_ERR_CORRUPT;
+			if (zr == Z_STREAM_END)
+				r->z_end = 1;
+			else if (r->final_seen && r->p_off == r->p_len)
+				return VAULT_ERR_CORRUPT; /* deflate stream cut short */
+			continue;
+		}
+		if (r->final_seen)
+			break;
+		if ((e = next_chunk(r)) != VAULT_OK)
+			return e;
+	}
+	if (r->compressed && (!r->z_end || r->p_off < r->p_len))
+		return VAULT_ERR_CORRUPT;
+	/* The legal fingerprint recorded at deposit must be the fingerprint
+	 * of what comes out. */
+	if (hashq_wait_all(r->hq) != VAULT_OK ||
+	    EVP_DigestFinal_ex(r->sha, md, &mdlen) != 1 ||
+	    sodium_memcmp(md, r->expected_sha256, 32) != 0)
+		return VAULT_ERR_CORRUPT;
+	r->verified = 1;
+	return VAULT_OK;
+}
+
 static vault_err
 read_some(struct blob_reader *r, uint8_t *buf, size_t cap, size_t *n)
 {
-	unsigned char md[32];
-	unsigned int mdlen;
 	vault_err e;
 	size_t k;
 	int zr;
 
 	*n = 0;
+	if (r->verified)
+		return VAULT_OK; /* the end, already checked */
 	/* zlib counts in uInt */
 	if (cap > BLOB_CHUNK)
 		cap = BLOB_CHUNK;
@@ -628,19 +681,11 @@ read_some(struct blob_reader *r, uint8_t *buf, size_t cap, size_t *n)
 				continue;
 		}
 		if (r->final_seen) {
-			/* The end: every chunk and, if deflated, the whole
-			 * deflate stream consumed, nothing left over. */
-			if (r->compressed && (!r->z_end || r->p_off < r->p_len))
-				return VAULT_ERR_CORRUPT;
+			/* the end, and the document is shorter than recorded
+			 * (an empty document ends here too) */
 			if (r->produced != r->expected)
 				return VAULT_ERR_CORRUPT;
-			/* The legal fingerprint recorded at deposit must be the
-			 * fingerprint of what comes out. */
-			if (hashq_wait_all(r->hq) != VAULT_OK ||
-			    EVP_DigestFinal_ex(r->sha, md, &mdlen) != 1 ||
-			    sodium_memcmp(md, r->expected_sha256, 32) != 0)
-				return VAULT_ERR_CORRUPT;
-			return VAULT_OK;
+			return verify_end(r);
 		}
 		if ((e = next_chunk(r)) != VAULT_OK)
 			return e;
@@ -651,6 +696,10 @@ read_some(struct blob_reader *r, uint8_t *buf, size_t cap, size_t *n)
 	 * were handed to the hash thread whole) */
 	if (r->compressed && EVP_DigestUpdate(r->sha, buf, *n) != 1)
 		return VAULT_ERR_INTERNAL;
+	/* these bytes complete the document: nothing of them leaves before
+	 * the whole is known to be the deposited original */
+	if (r->produced + *n == r->expected && (e = verify_end(r)) != VAULT_OK)
+		return e;
 	r->produced += *n;
 	return VAULT_OK;
 }

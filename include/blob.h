@@ -95,12 +95,15 @@ vault_err blob_reader_new(const uint8_t *dk, const vault_id *document_id,
     struct blob_reader **rp);
 /*
  * Reads up to cap original bytes into buf. Every byte it returns belongs to
- * a chunk whose tag verified. *n == 0 with VAULT_OK means the final chunk
- * verified, nothing follows it, and the size matched. Errors (sticky):
- * VAULT_ERR_CORRUPT, VAULT_ERR_TRUNCATED, or the source's error.
- * A caller that must not release any plaintext of a damaged blob checks the
- * blob's recorded cipher_sha256 first (documents_open does). cap is clamped
- * to BLOB_CHUNK per call.
+ * a chunk whose tag verified. The call that would return the document's
+ * last bytes first checks the whole end of the blob (final chunk, nothing
+ * after it, the deflate stream, the SHA-256 of the original against
+ * expected_sha256) and fails instead if any is wrong: the complete
+ * original is never handed out unless it is the deposited one; a damaged
+ * blob yields at most an authenticated prefix and an error. *n == 0 with
+ * VAULT_OK: the end. Errors (sticky): VAULT_ERR_CORRUPT,
+ * VAULT_ERR_TRUNCATED, or the source's error. cap is clamped to
+ * BLOB_CHUNK per call.
  */
 vault_err blob_reader_read(struct blob_reader *r, void *buf, size_t cap, size_t *n);
 /* Returns whether the blob's header says deflated. */

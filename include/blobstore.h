@@ -48,8 +48,6 @@ vault_err blobstore_get_open(struct blobstore *bs, const char *name,
 /* *n == 0 at the end. */
 vault_err blobstore_get_read(struct blobstore_get *g, void *buf, size_t cap,
     size_t *n);
-/* Back to the first byte. */
-vault_err blobstore_get_rewind(struct blobstore_get *g);
 void blobstore_get_close(struct blobstore_get *g);
 
 /* Removes a blob durably. VAULT_ERR_NOTFOUND if it was not there. */

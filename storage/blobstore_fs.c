@@ -38,7 +38,6 @@ struct blobstore_ops {
 	void (*put_abort)(struct blobstore_put *);
 	vault_err (*get_open)(struct blobstore *, const char *, struct blobstore_get **, uint64_t *);
 	vault_err (*get_read)(struct blobstore_get *, void *, size_t, size_t *);
-	vault_err (*get_rewind)(struct blobstore_get *);
 	void (*get_close)(struct blobstore_get *);
 	vault_err (*remove)(struct blobstore *, const char *);
 	vault_err (*exists)(struct blobstore *, const char *);
@@ -272,12 +271,6 @@ fs_get_read(struct blobstore_get *g, void *buf, size_t cap, size_t *n)
 	return VAULT_OK;
 }
 
-static vault_err
-fs_get_rewind(struct blobstore_get *g)
-{
-	return lseek(g->fd, 0, SEEK_SET) == 0 ? VAULT_OK : VAULT_ERR_IO;
-}
-
 static void
 fs_get_close(struct blobstore_get *g)
 {
@@ -412,7 +405,7 @@ fs_close(struct blobstore *bs)
 static const struct blobstore_ops fs_ops = {
 	.put_begin = fs_put_begin, .put_write = fs_put_write,
 	.put_commit = fs_put_commit, .put_abort = fs_put_abort,
-	.get_open = fs_get_open, .get_read = fs_get_read, .get_rewind = fs_get_rewind,
+	.get_open = fs_get_open, .get_read = fs_get_read,
 	.get_close = fs_get_close, .remove = fs_remove, .exists = fs_exists,
 	.list = fs_list, .recover = fs_recover, .close = fs_close,
 };
@@ -483,12 +476,6 @@ vault_err
 blobstore_get_read(struct blobstore_get *g, void *buf, size_t cap, size_t *n)
 {
 	return g->bs->ops->get_read(g, buf, cap, n);
-}
-
-vault_err
-blobstore_get_rewind(struct blobstore_get *g)
-{
-	return g->bs->ops->get_rewind(g);
 }
 
 void

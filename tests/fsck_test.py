@@ -69,5 +69,37 @@ with open(blob(d, ids[2]), "r+b") as f:
 rc, out = fsck(d)
 check("a truncated blob is reported as corrupt", rc == 1 and "corrupt: " + ids[2] in out, out)
 
+# The same damage met by a download: the transfer is cut before its end,
+# never a whole wrong copy; and the daemon goes on serving.
+import http.client  # noqa: E402
+data = os.urandom(300000)
+with v:
+    person = v.login("person.fsck", "1234")
+    s, doc, _ = v.deposit(person, pid, data)
+    did = doc["document_id"]
+    with open(blob(v.data, did), "r+b") as f:
+        f.seek(-100, 2)
+        b = f.read(1)
+        f.seek(-100, 2)
+        f.write(bytes([b[0] ^ 1]))
+    c = http.client.HTTPConnection(v.host, v.port, timeout=60)
+    c.request("GET", "/v1/persons/%s/documents/%s/content" % (pid, did),
+              headers={"Authorization": "Bearer " + person})
+    r = c.getresponse()
+    try:
+        got = r.read()
+        cut = False
+    except http.client.IncompleteRead as e:
+        got, cut = e.partial, True
+    c.close()
+    check("a download of a damaged blob is cut short (200, then an incomplete body)",
+          r.status == 200 and cut and len(got) < len(data), (r.status, cut, len(got)))
+    check("... what came before the damage is the original's prefix, authenticated",
+          data.startswith(got), len(got))
+    s, _, _ = v.call("GET", "/v1/health")
+    check("... and vaultd goes on serving", s == 200, s)
+    check("... and says so in its log, without the paper's title",
+          "failed its integrity check" in v.read_log())
+
 shutil.rmtree(WORK, ignore_errors=True)
 finish()
