@@ -17,6 +17,7 @@ enum {
 	O_SELF_ENROL, O_PUBLIC_URL, O_MAX_CONN, O_MAX_UPLOADS, O_LOGIN_MIN,
 	O_IDLE, O_LIFETIME, O_LOCK_AFTER, O_LOCK_MIN, O_QUIET, O_ROUTES,
 	O_TEST_CLOCK, O_CONFIG, O_HELP, O_ADDR_FAIL, O_CP_ENTRIES, O_CP_SECONDS,
+	O_SCRUB_HOURS, O_SCRUB_SHARE,
 };
 
 static const struct option opts[] = {
@@ -43,6 +44,8 @@ static const struct option opts[] = {
 	{ "address-failures", required_argument, NULL, O_ADDR_FAIL },
 	{ "checkpoint-entries", required_argument, NULL, O_CP_ENTRIES },
 	{ "checkpoint-seconds", required_argument, NULL, O_CP_SECONDS },
+	{ "scrub-hours", required_argument, NULL, O_SCRUB_HOURS },
+	{ "scrub-share", required_argument, NULL, O_SCRUB_SHARE },
 	{ "quiet", no_argument, NULL, O_QUIET },
 	{ "routes", no_argument, NULL, O_ROUTES },
 	{ "test-clock-file", required_argument, NULL, O_TEST_CLOCK },
@@ -91,6 +94,11 @@ usage(FILE *f)
 	    "                           waits start doubling (default %u)\n"
 	    "  --checkpoint-entries N   sign a journal checkpoint every N entries (default %llu)\n"
 	    "  --checkpoint-seconds S   ... or every S seconds when it grew (default %lld)\n"
+	    "  --scrub-hours H          check every blob against its recorded hash at\n"
+	    "                           most every H hours (decimals allowed; 0: never;\n"
+	    "                           default %d); findings go to the journal\n"
+	    "  --scrub-share PERCENT    share of the disk's time the check may spend\n"
+	    "                           reading, 1 to 100 (default %d)\n"
 	    "  --quiet                  no line per request on stderr\n"
 	    "  --routes                 print the routes this build serves, and exit\n"
 	    "  --test-clock-file FILE   tests only: add the milliseconds written in FILE\n"
@@ -104,7 +112,8 @@ usage(FILE *f)
 	    (long long)(ao.session_lifetime_ms / 1000), so.lock_threshold,
 	    (long long)(so.lock_ms / 60000), ao.ip_failures_free,
 	    (unsigned long long)ao.checkpoint_entries,
-	    (long long)(ao.checkpoint_ms / 1000));
+	    (long long)(ao.checkpoint_ms / 1000), VAULTD_DEFAULT_SCRUB_HOURS,
+	    VAULTD_DEFAULT_SCRUB_SHARE);
 }
 
 static int
@@ -122,6 +131,25 @@ num(const char *name, const char *s, uint64_t min, uint64_t max, uint64_t *v)
 		return -1;
 	}
 	*v = x;
+	return 0;
+}
+
+/* Hours, decimals allowed: 0 (never), or from one second to a year. */
+static int
+hours(const char *name, const char *s, int64_t *ms)
+{
+	char *end;
+	double h;
+
+	errno = 0;
+	h = strtod(s, &end);
+	if (errno != 0 || end == s || *end != '\0' || !(h == 0 ||
+	    (h >= 1.0 / 3600 && h <= 24 * 366))) {
+		fprintf(stderr, "vaultd: --%s takes a number of hours: 0 (never), or "
+		    "from 0.0003 (one second) to 8784, not '%s'\n", name, s);
+		return -1;
+	}
+	*ms = (int64_t)(h * 3600000 + 0.5);
 	return 0;
 }
 
@@ -205,6 +233,13 @@ apply(struct vaultd_config *c, int ch, const char *arg)
 			return -1;
 		c->api.checkpoint_ms = (int64_t)v * 1000;
 		return 0;
+	case O_SCRUB_HOURS:
+		return hours("scrub-hours", arg, &c->scrub_period_ms);
+	case O_SCRUB_SHARE:
+		if (num("scrub-share", arg, 1, 100, &v) != 0)
+			return -1;
+		c->scrub_share = (unsigned)v;
+		return 0;
 	case O_ADDR_FAIL:
 		if (num("address-failures", arg, 1, 1000000, &v) != 0)
 			return -1;
@@ -285,6 +320,8 @@ vaultd_config_parse(struct vaultd_config *c, int argc, char **argv)
 
 	memset(c, 0, sizeof *c);
 	c->listen = VAULTD_DEFAULT_LISTEN;
+	c->scrub_period_ms = (int64_t)VAULTD_DEFAULT_SCRUB_HOURS * 3600000;
+	c->scrub_share = VAULTD_DEFAULT_SCRUB_SHARE;
 	store_options_default(&c->store);
 	api_options_default(&c->api);
 	/* the configuration file first, so that the command line wins */
