@@ -43,6 +43,9 @@ struct document_info {
 	uint8_t cipher_sha256[32];
 	int compressed;
 	int64_t deposited_at;           /* ms since the epoch */
+	char integrity[8];              /* the last scheduled control's finding
+	                                 * (scrub.h): "missing", "corrupt", or
+	                                 * "" when the blob matched */
 };
 
 #define DOC_CATEGORY_COUNT 12

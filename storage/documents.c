@@ -603,7 +603,8 @@ query_rows(struct store *s, const vault_id *owner, const char *document_id,
 	    "SELECT d.document_id, d.category, d.media_type, d.size, d.sha256,"
 	    " d.cipher_size, d.cipher_sha256, d.compressed, COALESCE(d.issued, ''),"
 	    " COALESCE(d.expires, ''), d.deposited_by, d.deposited_at, d.title_enc,"
-	    " d.blob_version, " WRAPPING_OF_HOLDER " AS wrapped"
+	    " d.blob_version, " WRAPPING_OF_HOLDER " AS wrapped,"
+	    " COALESCE(d.integrity, '')"
 	    " FROM documents d WHERE d.owner_id = ?2"
 	    " AND (?1 IS NULL OR d.document_id = ?1) AND (?6 IS NULL OR d.category = ?6)"
 	    " AND (?3 = 2 OR wrapped IS NOT NULL) ORDER BY d.deposited_at, d.document_id",
@@ -651,6 +652,7 @@ row_info(sqlite3_stmt *st, const vault_id *owner, const struct doc_holder *holde
 	snprintf(info->issued, sizeof info->issued, "%s", sqlite3_column_text(st, 8));
 	snprintf(info->expires, sizeof info->expires, "%s", sqlite3_column_text(st, 9));
 	info->deposited_at = sqlite3_column_int64(st, 11);
+	snprintf(info->integrity, sizeof info->integrity, "%s", sqlite3_column_text(st, 15));
 	if (holder == NULL) {
 		if ((dk = sodium_malloc(KEYS_DOCKEY_LEN)) == NULL)
 			return VAULT_ERR_NOMEM;
