@@ -353,7 +353,8 @@ write_unreferenced(struct store *s, const struct scrub_control *c,
 	vault_err r;
 	int rc;
 
-	qsort(v, n, sizeof *v, unref_cmp);
+	if (n > 0) /* v may be NULL then, which qsort and bsearch may not take */
+		qsort(v, n, sizeof *v, unref_cmp);
 	if ((r = begin(s, c)) != VAULT_OK)
 		return r;
 	if (sqlite3_prepare_v2(db_handle(s->db), "SELECT substr(name, ?3), value"
@@ -389,13 +390,13 @@ write_unreferenced(struct store *s, const struct scrub_control *c,
 	}
 	/* both sorted by key (ORDER BY name: same prefix, same order) */
 	for (i = 0; i < nold && r == VAULT_OK; i++)
-		if (bsearch(&old[i], v, n, sizeof *v, unref_cmp) == NULL) {
+		if (n == 0 || bsearch(&old[i], v, n, sizeof *v, unref_cmp) == NULL) {
 			snprintf(name, sizeof name, UNREF_PREFIX "%s", old[i].key);
 			r = setting_put(s, name, NULL);
 		}
 	for (i = 0; i < n && r == VAULT_OK; i++) {
 		key = v[i];
-		hit = bsearch(&key, old, nold, sizeof *old, unref_cmp);
+		hit = nold == 0 ? NULL : bsearch(&key, old, nold, sizeof *old, unref_cmp);
 		if (hit != NULL && hit->state == 2)
 			continue;
 		snprintf(name, sizeof name, UNREF_PREFIX "%s", v[i].key);
