@@ -254,11 +254,20 @@ apply(struct vaultd_config *c, int ch, const char *arg)
 	return -1;
 }
 
+/* Options whose value apply() keeps a pointer to. */
+static int
+keeps_arg(int ch)
+{
+	return ch == O_DATA_DIR || ch == O_LISTEN || ch == O_TLS_CERT ||
+	    ch == O_TLS_KEY || ch == O_PEPPER || ch == O_TEST_CLOCK;
+}
+
 /* Reads "name = value" lines and applies them as options. */
 static int
 read_config(struct vaultd_config *c, const char *path)
 {
-	char line[1024], *name, *value, *end;
+	char line[1024], *name, *value, *end, *copy;
+	int rc;
 	const struct option *o;
 	unsigned lineno = 0;
 	FILE *f;
@@ -300,8 +309,17 @@ read_config(struct vaultd_config *c, const char *path)
 			    name, o->has_arg == required_argument ? "needs" : "takes no");
 			goto fail;
 		}
-		/* kept for the life of the process: options point into it */
-		if (apply(c, o->val, value != NULL ? strdup(value) : NULL) != 0) {
+		/* kept for the life of the process by the options that point
+		 * into it; the others (numbers, copied URLs) are done with it */
+		copy = NULL;
+		if (value != NULL && (copy = strdup(value)) == NULL) {
+			fprintf(stderr, "vaultd: out of memory\n");
+			goto fail;
+		}
+		rc = apply(c, o->val, copy);
+		if (!keeps_arg(o->val))
+			free(copy);
+		if (rc != 0) {
 			fprintf(stderr, "vaultd: (in %s, line %u)\n", path, lineno);
 			goto fail;
 		}
