@@ -185,9 +185,10 @@ static json_t *
 document_json(struct store *st, const struct document_info *d)
 {
 	char sha[65];
+	json_t *o;
 
 	sodium_bin2hex(sha, sizeof sha, d->sha256, 32);
-	return json_pack("{s:o, s:o, s:s, s:s, s:s, s:I, s:s, s:o, s:o, s:o, s:o, s:b}",
+	o = json_pack("{s:o, s:o, s:s, s:s, s:s, s:I, s:s, s:o, s:o, s:o, s:o, s:b}",
 	    "document_id", id_json(&d->id), "person_id", id_json(&d->owner),
 	    "title", d->title, "category", d->category, "media_type", d->media_type,
 	    "size", (json_int_t)d->size, "sha256", sha,
@@ -196,6 +197,11 @@ document_json(struct store *st, const struct document_info *d)
 	    "deposited_by", actor_json(st, &d->deposited_by),
 	    "deposited_at", time_json(d->deposited_at),
 	    "timestamp_pending", d->tsa_pending);
+	/* only when the scheduled control found the stored copy damaged or
+	 * gone (its fsck.finding is in the person's journal) */
+	if (o != NULL && d->integrity[0] != '\0')
+		json_object_set_new(o, "integrity", json_string(d->integrity));
+	return o;
 }
 
 static json_t *

@@ -44,6 +44,9 @@ struct document_info {
 	int compressed;
 	int64_t deposited_at;           /* ms since the epoch */
 	int tsa_pending;                /* waiting for an external TSA's token */
+	char integrity[8];              /* the last scheduled control's finding
+	                                 * (scrub.h): "missing", "corrupt", or
+	                                 * "" when the blob matched */
 };
 
 #define DOC_CATEGORY_COUNT 12

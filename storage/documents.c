@@ -617,7 +617,8 @@ query_rows(struct store *s, const vault_id *owner, const char *document_id,
 	    "SELECT d.document_id, d.category, d.media_type, d.size, d.sha256,"
 	    " d.cipher_size, d.cipher_sha256, d.compressed, COALESCE(d.issued, ''),"
 	    " COALESCE(d.expires, ''), d.deposited_by, d.deposited_at, d.title_enc,"
-	    " d.blob_version, " WRAPPING_OF_HOLDER " AS wrapped, d.tsa_pending"
+	    " d.blob_version, " WRAPPING_OF_HOLDER " AS wrapped, d.tsa_pending,"
+	    " COALESCE(d.integrity, '')"
 	    " FROM documents d WHERE d.owner_id = ?2"
 	    " AND (?1 IS NULL OR d.document_id = ?1) AND (?6 IS NULL OR d.category = ?6)"
 	    " AND (?3 = 2 OR wrapped IS NOT NULL) ORDER BY d.deposited_at, d.document_id",
@@ -666,6 +667,7 @@ row_info(sqlite3_stmt *st, const vault_id *owner, const struct doc_holder *holde
 	snprintf(info->expires, sizeof info->expires, "%s", sqlite3_column_text(st, 9));
 	info->deposited_at = sqlite3_column_int64(st, 11);
 	info->tsa_pending = sqlite3_column_int(st, 15);
+	snprintf(info->integrity, sizeof info->integrity, "%s", sqlite3_column_text(st, 16));
 	if (holder == NULL) {
 		if ((dk = sodium_malloc(KEYS_DOCKEY_LEN)) == NULL)
 			return VAULT_ERR_NOMEM;
@@ -760,6 +762,12 @@ open_doc(struct store *s, const vault_id *owner, const vault_id *doc,
 	vault_id_to_text(doc, dt);
 	if ((r = load_one(s, owner, doc, holder, dk_in, &info, &dk)) != VAULT_OK)
 		goto out;
+	/* the scheduled control already found it damaged or gone: say so
+	 * now rather than after a prefix */
+	if (info.integrity[0] != '\0') {
+		r = VAULT_ERR_CORRUPT;
+		goto out;
+	}
 	if ((rd = calloc(1, sizeof *rd)) == NULL) {
 		r = VAULT_ERR_NOMEM;
 		goto out;

@@ -409,9 +409,12 @@ cmd_fsck(int argc, char **argv)
 	blobstore_close(bs);
 	db_close(db);
 	printf("fsck: %llu blobs (%llu bytes) checked; %u missing, %u corrupt, "
-	    "%u unreferenced\n", (unsigned long long)rep.checked,
+	    "%u unreferenced", (unsigned long long)rep.checked,
 	    (unsigned long long)rep.bytes, rep.missing, rep.corrupt, rep.unreferenced);
-	return rep.missing || rep.corrupt || rep.unreferenced ? 1 : 0;
+	if (rep.unchecked > 0)
+		printf("; %u not checked (out of memory)", rep.unchecked);
+	printf("\n");
+	return rep.missing || rep.corrupt || rep.unreferenced || rep.unchecked ? 1 : 0;
 bad:
 	fprintf(stderr, "usage: vaultctl fsck --data-dir DIR\n");
 	return 2;

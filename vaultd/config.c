@@ -18,6 +18,7 @@ enum {
 	O_IDLE, O_LIFETIME, O_LOCK_AFTER, O_LOCK_MIN, O_QUIET, O_ROUTES,
 	O_TEST_CLOCK, O_CONFIG, O_HELP, O_ADDR_FAIL, O_CP_ENTRIES, O_CP_SECONDS,
 	O_TSA_URL, O_TSA_CHAIN, O_TSA_CERT, O_TSA_KEY, O_TSA_TIMEOUT, O_TSA_RETRY,
+	O_SCRUB_HOURS, O_SCRUB_SHARE,
 };
 
 static const struct option opts[] = {
@@ -50,6 +51,8 @@ static const struct option opts[] = {
 	{ "tsa-key", required_argument, NULL, O_TSA_KEY },
 	{ "tsa-timeout-ms", required_argument, NULL, O_TSA_TIMEOUT },
 	{ "tsa-retry-seconds", required_argument, NULL, O_TSA_RETRY },
+	{ "scrub-hours", required_argument, NULL, O_SCRUB_HOURS },
+	{ "scrub-share", required_argument, NULL, O_SCRUB_SHARE },
 	{ "quiet", no_argument, NULL, O_QUIET },
 	{ "routes", no_argument, NULL, O_ROUTES },
 	{ "test-clock-file", required_argument, NULL, O_TEST_CLOCK },
@@ -108,6 +111,11 @@ usage(FILE *f)
 	    "  --tsa-timeout-ms N       wait for an external TSA (default 5000)\n"
 	    "  --tsa-retry-seconds S    ask again for missing tokens every S seconds\n"
 	    "                           (default %lld)\n"
+	    "  --scrub-hours H          check every blob against its recorded hash at\n"
+	    "                           most every H hours (decimals allowed; 0: never;\n"
+	    "                           default %d); findings go to the journal\n"
+	    "  --scrub-share PERCENT    share of the disk's time the check may spend\n"
+	    "                           reading, 1 to 100 (default %d)\n"
 	    "  --quiet                  no line per request on stderr\n"
 	    "  --routes                 print the routes this build serves, and exit\n"
 	    "  --test-clock-file FILE   tests only: add the milliseconds written in FILE\n"
@@ -121,7 +129,8 @@ usage(FILE *f)
 	    (long long)(ao.session_lifetime_ms / 1000), so.lock_threshold,
 	    (long long)(so.lock_ms / 60000), ao.ip_failures_free,
 	    (unsigned long long)ao.checkpoint_entries,
-	    (long long)(ao.checkpoint_ms / 1000), (long long)(ao.tsa_retry_ms / 1000));
+	    (long long)(ao.checkpoint_ms / 1000), (long long)(ao.tsa_retry_ms / 1000),
+	    VAULTD_DEFAULT_SCRUB_HOURS, VAULTD_DEFAULT_SCRUB_SHARE);
 }
 
 static int
@@ -139,6 +148,25 @@ num(const char *name, const char *s, uint64_t min, uint64_t max, uint64_t *v)
 		return -1;
 	}
 	*v = x;
+	return 0;
+}
+
+/* Hours, decimals allowed: 0 (never), or from one second to a year. */
+static int
+hours(const char *name, const char *s, int64_t *ms)
+{
+	char *end;
+	double h;
+
+	errno = 0;
+	h = strtod(s, &end);
+	if (errno != 0 || end == s || *end != '\0' || !(h == 0 ||
+	    (h >= 1.0 / 3600 && h <= 24 * 366))) {
+		fprintf(stderr, "vaultd: --%s takes a number of hours: 0 (never), or "
+		    "from 0.0003 (one second) to 8784, not '%s'\n", name, s);
+		return -1;
+	}
+	*ms = (int64_t)(h * 3600000 + 0.5);
 	return 0;
 }
 
@@ -243,6 +271,13 @@ apply(struct vaultd_config *c, int ch, const char *arg)
 		c->api.tsa_retry_ms = (int64_t)v * 1000;
 		c->tsa.backoff_ms = (long)v * 1000;
 		return 0;
+	case O_SCRUB_HOURS:
+		return hours("scrub-hours", arg, &c->scrub_period_ms);
+	case O_SCRUB_SHARE:
+		if (num("scrub-share", arg, 1, 100, &v) != 0)
+			return -1;
+		c->scrub_share = (unsigned)v;
+		return 0;
 	case O_ADDR_FAIL:
 		if (num("address-failures", arg, 1, 1000000, &v) != 0)
 			return -1;
@@ -257,11 +292,22 @@ apply(struct vaultd_config *c, int ch, const char *arg)
 	return -1;
 }
 
+/* Options whose value apply() keeps a pointer to. */
+static int
+keeps_arg(int ch)
+{
+	return ch == O_DATA_DIR || ch == O_LISTEN || ch == O_TLS_CERT ||
+	    ch == O_TLS_KEY || ch == O_PEPPER || ch == O_TEST_CLOCK ||
+	    ch == O_TSA_URL || ch == O_TSA_CHAIN || ch == O_TSA_CERT ||
+	    ch == O_TSA_KEY;
+}
+
 /* Reads "name = value" lines and applies them as options. */
 static int
 read_config(struct vaultd_config *c, const char *path)
 {
-	char line[1024], *name, *value, *end;
+	char line[1024], *name, *value, *end, *copy;
+	int rc;
 	const struct option *o;
 	unsigned lineno = 0;
 	FILE *f;
@@ -303,8 +349,17 @@ read_config(struct vaultd_config *c, const char *path)
 			    name, o->has_arg == required_argument ? "needs" : "takes no");
 			goto fail;
 		}
-		/* kept for the life of the process: options point into it */
-		if (apply(c, o->val, value != NULL ? strdup(value) : NULL) != 0) {
+		/* kept for the life of the process by the options that point
+		 * into it; the others (numbers, copied URLs) are done with it */
+		copy = NULL;
+		if (value != NULL && (copy = strdup(value)) == NULL) {
+			fprintf(stderr, "vaultd: out of memory\n");
+			goto fail;
+		}
+		rc = apply(c, o->val, copy);
+		if (!keeps_arg(o->val))
+			free(copy);
+		if (rc != 0) {
 			fprintf(stderr, "vaultd: (in %s, line %u)\n", path, lineno);
 			goto fail;
 		}
@@ -323,6 +378,8 @@ vaultd_config_parse(struct vaultd_config *c, int argc, char **argv)
 
 	memset(c, 0, sizeof *c);
 	c->listen = VAULTD_DEFAULT_LISTEN;
+	c->scrub_period_ms = (int64_t)VAULTD_DEFAULT_SCRUB_HOURS * 3600000;
+	c->scrub_share = VAULTD_DEFAULT_SCRUB_SHARE;
 	store_options_default(&c->store);
 	api_options_default(&c->api);
 	/* the configuration file first, so that the command line wins */

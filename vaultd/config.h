@@ -7,6 +7,8 @@
 
 #define VAULTD_DEFAULT_DATA_DIR "./var/vault"
 #define VAULTD_DEFAULT_LISTEN "127.0.0.1:8080"
+#define VAULTD_DEFAULT_SCRUB_HOURS 24
+#define VAULTD_DEFAULT_SCRUB_SHARE 10   /* percent of the disk's time */
 
 struct vaultd_config {
 	const char *data_dir;   /* NULL: the embedded default, created if needed */
@@ -16,6 +18,8 @@ struct vaultd_config {
 	const char *test_clock_file;      /* tests only: a clock they can move */
 	int print_routes;
 	struct tsa_config tsa;  /* store.tsa points here */
+	int64_t scrub_period_ms;          /* a scrub pass this often; 0: never */
+	unsigned scrub_share;             /* percent of the time it may read */
 	struct store_options store;
 	struct api_options api;
 };

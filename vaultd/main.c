@@ -25,6 +25,7 @@
 #include "config.h"
 #include "tsa.h"
 #include "instance.h"
+#include "scrubber.h"
 #include "store.h"
 #include "vault_os.h"
 
@@ -203,6 +204,7 @@ main(int argc, char **argv)
 	struct store_recovery rep;
 	struct vaultd_config c;
 	struct api_server *srv = NULL;
+	struct scrubber *scrub = NULL;
 	struct store *s = NULL;
 	struct tsa *t = NULL;
 	char *cert = NULL, *key = NULL;
@@ -330,6 +332,15 @@ main(int argc, char **argv)
 		store_close(s);
 		return 1;
 	}
+	/* the scheduled control of the blobs, in the background (scrub.h) */
+	if ((r = scrubber_start(s, c.scrub_period_ms, c.scrub_share, &scrub)) != VAULT_OK) {
+		fprintf(stderr, "vaultd: cannot start the scrub: %s\n",
+		    vault_strerror(r));
+		api_server_stop(srv, 0);
+		close(fd);
+		store_close(s);
+		return 1;
+	}
 	fprintf(stderr, "listening on %s\n", shown);
 	fflush(stderr);
 	while (sigwait(&set, &sig) == 0) {
@@ -337,6 +348,7 @@ main(int argc, char **argv)
 			break;
 	}
 	fprintf(stderr, "vaultd: stopping: finishing requests in flight\n");
+	scrubber_stop(scrub); /* between two reads: at once */
 	api_server_stop(srv, 30000);
 	close(fd);
 	store_close(s);
