@@ -35,6 +35,14 @@ vault_err db_begin(struct vault_db *db);
 vault_err db_commit(struct vault_db *db);
 void db_rollback(struct vault_db *db);
 
+/* A prepared statement for sql, which must be a string literal (or any
+ * text that lives as long as db at the same address): kept by db and
+ * handed out again, reset, on the next call with the same sql. Give it
+ * back with db_finish (reset and unbound), never sqlite3_finalize. One
+ * user at a time: do not prepare the same sql twice before finishing it. */
+vault_err db_prepare(struct vault_db *db, const char *sql, sqlite3_stmt **st);
+void db_finish(struct vault_db *db, sqlite3_stmt *st);
+
 /* Maps an SQLite result code to a vault_err. */
 vault_err db_err(int rc);
 

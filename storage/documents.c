@@ -10,6 +10,8 @@
  * A crash before 2 leaves an orphan blob that no row names: invisible,
  * reported at start-up. A crash after 2 leaves the whole document.
  */
+#include <pthread.h>
+
 #include <openssl/evp.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -240,14 +242,13 @@ documents_usage(struct store *s, const vault_id *owner, uint64_t *bytes)
 
 	*bytes = 0;
 	vault_id_to_text(owner, idt);
-	if (sqlite3_prepare_v2(db_handle(s->db),
-	    "SELECT COALESCE(SUM(size), 0) FROM documents WHERE owner_id = ?1",
-	    -1, &st, NULL) != SQLITE_OK)
+	if (db_prepare(s->db,
+	    "SELECT COALESCE(SUM(size), 0) FROM documents WHERE owner_id = ?1", &st) != VAULT_OK)
 		return VAULT_ERR_INTERNAL;
 	sqlite3_bind_text(st, 1, idt, -1, SQLITE_TRANSIENT);
 	if ((rc = sqlite3_step(st)) == SQLITE_ROW)
 		*bytes = (uint64_t)sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
+	db_finish(s->db, st);
 	return rc == SQLITE_ROW ? VAULT_OK : db_err(rc);
 }
 
@@ -374,10 +375,9 @@ documents_add_wrapping(struct store *s, const char *document_id,
 	sqlite3_stmt *st;
 	int rc;
 
-	if (sqlite3_prepare_v2(db_handle(s->db),
+	if (db_prepare(s->db,
 	    "INSERT INTO key_wrappings (document_id, holder_kind, holder_id,"
-	    " wrapped, created_at) VALUES (?1, ?2, ?3, ?4, ?5)", -1, &st,
-	    NULL) != SQLITE_OK)
+	    " wrapped, created_at) VALUES (?1, ?2, ?3, ?4, ?5)", &st) != VAULT_OK)
 		return VAULT_ERR_INTERNAL;
 	sqlite3_bind_text(st, 1, document_id, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_text(st, 2, holder_kind, -1, SQLITE_STATIC);
@@ -385,7 +385,7 @@ documents_add_wrapping(struct store *s, const char *document_id,
 	sqlite3_bind_blob(st, 4, wrapped, (int)len, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 5, now);
 	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
+	db_finish(s->db, st);
 	return rc == SQLITE_DONE ? VAULT_OK : db_err(rc);
 }
 
@@ -395,16 +395,15 @@ static vault_err
 wrap_for_mandates(struct document_put *p, const char *owner, int64_t now)
 {
 	uint8_t sealed[KEYS_SEALED_DOCKEY_LEN];
-	sqlite3 *h = db_handle(p->s->db);
 	sqlite3_stmt *q = NULL;
 	vault_err r = VAULT_OK;
 	int rc;
 
-	if (sqlite3_prepare_v2(h,
+	if (db_prepare(p->s->db,
 	    "SELECT m.mandate_id, k.public_key FROM mandates m JOIN account_keys k"
 	    " ON k.account_id = m.aidant_id WHERE m.person_id = ?1"
 	    " AND m.scope_read = 1 AND m.revoked_at IS NULL AND m.expires_at > ?2"
-	    " AND (m.categories >> ?3) & 1", -1, &q, NULL) != SQLITE_OK)
+	    " AND (m.categories >> ?3) & 1", &q) != VAULT_OK)
 		return VAULT_ERR_INTERNAL;
 	sqlite3_bind_text(q, 1, owner, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(q, 2, now);
@@ -424,7 +423,7 @@ wrap_for_mandates(struct document_put *p, const char *owner, int64_t now)
 	if (rc != SQLITE_DONE)
 		r = db_err(rc);
 out:
-	sqlite3_finalize(q);
+	db_finish(p->s->db, q);
 	return r;
 }
 
@@ -433,7 +432,6 @@ insert_rows(struct document_put *p, const struct blob_result *res,
     const uint8_t *sealed, const uint8_t *tenc, size_t tenc_len, int64_t now)
 {
 	char owner[VAULT_ID_TEXT_LEN + 1], dep[VAULT_ID_TEXT_LEN + 1];
-	sqlite3 *h = db_handle(p->s->db);
 	sqlite3_stmt *st = NULL;
 	uint64_t used;
 	vault_err r;
@@ -447,14 +445,13 @@ insert_rows(struct document_put *p, const struct blob_result *res,
 		return r;
 	if (used + res->size > p->s->opt.quota_bytes)
 		return VAULT_ERR_LIMIT;
-	if (sqlite3_prepare_v2(h,
+	if (db_prepare(p->s->db,
 	    "INSERT INTO documents (document_id, owner_id, title_enc, category,"
 	    " media_type, size, sha256, blob_version, compressed, cipher_size,"
 	    " cipher_sha256, issued, expires, deposited_by, deposited_at, tsa_token,"
 	    " tsa_serial, tsa_pending) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9,"
 	    " ?10, ?11, NULLIF(?12, ''), NULLIF(?13, ''), ?14, ?15, ?16,"
-	    " NULLIF(?17, ''), ?18)",
-	    -1, &st, NULL) != SQLITE_OK)
+	    " NULLIF(?17, ''), ?18)", &st) != VAULT_OK)
 		return VAULT_ERR_INTERNAL;
 	sqlite3_bind_text(st, 1, p->idt, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, owner, -1, SQLITE_STATIC);
@@ -476,7 +473,7 @@ insert_rows(struct document_put *p, const struct blob_result *res,
 	sqlite3_bind_text(st, 17, p->serial, -1, SQLITE_STATIC);
 	sqlite3_bind_int(st, 18, p->tsa_pending);
 	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
+	db_finish(p->s->db, st);
 	if (rc != SQLITE_DONE)
 		return db_err(rc);
 	if ((r = documents_add_wrapping(p->s, p->idt, "owner", owner, sealed,
@@ -492,10 +489,28 @@ insert_rows(struct document_put *p, const struct blob_result *res,
 	return r;
 }
 
+struct blob_commit {
+	struct blobstore_put *bp;
+	vault_err r;
+};
+
+static void *
+blob_commit_main(void *arg)
+{
+	struct blob_commit *bc = arg;
+
+	/* commit frees bp whatever happens */
+	bc->r = blobstore_put_commit(bc->bp);
+	return NULL;
+}
+
 vault_err
 documents_put_commit(struct document_put *p, struct document_info *info)
 {
 	uint8_t sealed[KEYS_SEALED_DOCKEY_LEN];
+	struct blob_commit bc;
+	pthread_t bc_thread;
+	int bc_threaded;
 	struct blob_result res;
 	uint8_t *tenc = NULL;
 	size_t tenc_len = 0;
@@ -508,25 +523,35 @@ documents_put_commit(struct document_put *p, struct document_info *info)
 	if ((r = p->err) != VAULT_OK ||
 	    (r = blob_writer_finish(p->w, &res)) != VAULT_OK)
 		goto out;
-	/* the time-stamp over the fingerprint, issued in-process (~0.3 ms) */
+	/* 1. the blob made durable (fsync, rename, directory fsync) on a
+	 * second thread, while this one does the work that needs no disk:
+	 * the time-stamp, the sealed key, the sealed title. The rows are
+	 * written only once the blob is known durable. */
+	bc.bp = p->bp;
+	p->bp = NULL;
+	bc_threaded = pthread_create(&bc_thread, NULL, blob_commit_main, &bc) == 0;
+	if (!bc_threaded)
+		blob_commit_main(&bc);
+	/* the time-stamp over the fingerprint, issued in-process (~0.1 ms) */
 	if (p->s->tsa != NULL && (r = tsa_stamp(p->s->tsa, res.sha256, 0, &p->token,
-	    &p->token_len, p->serial)) != VAULT_OK) {
-		if (r != VAULT_ERR_UNAVAILABLE)
-			goto out;
+	    &p->token_len, p->serial)) != VAULT_OK && r == VAULT_ERR_UNAVAILABLE) {
 		/* an external TSA that does not answer does not stop a deposit:
 		 * the document waits for its token (tsa_pending), the wait is
 		 * journaled with the deposit, and the retry worker asks again */
 		p->tsa_pending = 1;
+		r = VAULT_OK;
 	}
-	/* 1. the blob, durable (commit frees bp whatever happens) */
-	r = blobstore_put_commit(p->bp);
-	p->bp = NULL;
+	if (r == VAULT_OK)
+		r = keys_dockey_seal(p->dk, &p->id, p->owner_pk, sealed);
+	if (r == VAULT_OK)
+		r = title_seal(p->dk, &p->id, &p->owner, p->title, &tenc, &tenc_len);
+	if (bc_threaded)
+		pthread_join(bc_thread, NULL);
+	/* a blob that became durable is removed below if anything failed */
+	blob_durable = bc.r == VAULT_OK;
+	if (bc.r != VAULT_OK)
+		r = bc.r; /* first: a failed fsync must reach the fail-stop below */
 	if (r != VAULT_OK)
-		goto out;
-	blob_durable = 1;
-	if ((r = keys_dockey_seal(p->dk, &p->id, p->owner_pk, sealed)) != VAULT_OK ||
-	    (r = title_seal(p->dk, &p->id, &p->owner, p->title, &tenc,
-	    &tenc_len)) != VAULT_OK)
 		goto out;
 	/* 2. the rows, in one durable transaction */
 	now = vault_os.now_ms();

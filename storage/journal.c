@@ -39,8 +39,8 @@ node_get(void *ctx, unsigned level, uint64_t idx, uint8_t out[MERKLE_HASH_LEN])
 static vault_err
 nodes_open(struct store *s, struct node_ctx *nc, struct merkle_nodes *n)
 {
-	if (sqlite3_prepare_v2(db_handle(s->db), "SELECT hash FROM merkle_nodes"
-	    " WHERE level = ?1 AND idx = ?2", -1, &nc->get, NULL) != SQLITE_OK)
+	if (db_prepare(s->db, "SELECT hash FROM merkle_nodes"
+	    " WHERE level = ?1 AND idx = ?2", &nc->get) != VAULT_OK)
 		return VAULT_ERR_INTERNAL;
 	n->get = node_get;
 	n->ctx = nc;
@@ -53,14 +53,14 @@ node_put(struct store *s, unsigned level, uint64_t idx, const uint8_t h[32])
 	sqlite3_stmt *st;
 	int rc;
 
-	if (sqlite3_prepare_v2(db_handle(s->db), "INSERT INTO merkle_nodes"
-	    " (level, idx, hash) VALUES (?1, ?2, ?3)", -1, &st, NULL) != SQLITE_OK)
+	if (db_prepare(s->db, "INSERT INTO merkle_nodes"
+	    " (level, idx, hash) VALUES (?1, ?2, ?3)", &st) != VAULT_OK)
 		return VAULT_ERR_INTERNAL;
 	sqlite3_bind_int(st, 1, (int)level);
 	sqlite3_bind_int64(st, 2, (sqlite3_int64)idx);
 	sqlite3_bind_blob(st, 3, h, 32, SQLITE_STATIC);
 	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
+	db_finish(s->db, st);
 	return rc == SQLITE_DONE ? VAULT_OK : db_err(rc);
 }
 
@@ -110,7 +110,7 @@ append_leaf(struct store *s, const struct journal_row *row)
 			e = node_put(s, levels[i], idx[i], h);
 		}
 	}
-	sqlite3_finalize(nc.get);
+	db_finish(s->db, nc.get);
 	return e;
 }
 
@@ -126,10 +126,9 @@ journal_append(struct store *s, const struct journal_event *e)
 	if (e->action == NULL || e->outcome == NULL ||
 	    strlen(e->action) > JOURNAL_ACTION_MAX)
 		abort(); /* our bug: every call site names its action */
-	if (sqlite3_prepare_v2(db_handle(s->db),
+	if (db_prepare(s->db,
 	    "INSERT INTO journal (at, actor_id, person_id, action, object_id,"
-	    " outcome, origin) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)", -1, &st,
-	    NULL) != SQLITE_OK)
+	    " outcome, origin) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)", &st) != VAULT_OK)
 		return VAULT_ERR_INTERNAL;
 	sqlite3_bind_int64(st, 1, at);
 	if (e->actor != NULL) {
@@ -148,7 +147,7 @@ journal_append(struct store *s, const struct journal_event *e)
 		sqlite3_bind_text(st, 7, e->origin, (int)strnlen(e->origin,
 		    JOURNAL_ORIGIN_MAX), SQLITE_STATIC);
 	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
+	db_finish(s->db, st);
 	if (rc != SQLITE_DONE)
 		return db_err(rc);
 	/* the leaf, as the tree will hold it, in the same transaction */
@@ -314,7 +313,7 @@ journal_root(struct store *s, uint64_t size, uint8_t root[32])
 	if ((r = with_nodes(s, size, &nc, &n)) != VAULT_OK)
 		return r;
 	r = merkle_root(&n, size, root);
-	sqlite3_finalize(nc.get);
+	db_finish(s->db, nc.get);
 	return r;
 }
 
@@ -332,7 +331,7 @@ journal_inclusion(struct store *s, uint64_t index, uint64_t size,
 	if ((r = with_nodes(s, size, &nc, &n)) != VAULT_OK)
 		return r;
 	r = merkle_inclusion(&n, index, size, path, count);
-	sqlite3_finalize(nc.get);
+	db_finish(s->db, nc.get);
 	return r;
 }
 
@@ -350,7 +349,7 @@ journal_consistency(struct store *s, uint64_t first, uint64_t second,
 	if ((r = with_nodes(s, second, &nc, &n)) != VAULT_OK)
 		return r;
 	r = merkle_consistency(&n, first, second, path, count);
-	sqlite3_finalize(nc.get);
+	db_finish(s->db, nc.get);
 	return r;
 }
 
