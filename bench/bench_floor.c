@@ -9,16 +9,24 @@
  *                                  operations per second
  *   bench_floor decrypt MIB        raw secretstream decryption of MIB MiB
  *                                  in 64 KiB chunks; prints MB/s
+ *   bench_floor sockcopy MIB       MIB MiB through a loopback TCP connection,
+ *                                  64 KiB writes on one thread, reads on
+ *                                  another; prints MB/s (the socket copy a
+ *                                  download pays besides decryption)
  *
  * A benchmark helper: it prints figures and checks nothing.
  */
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <pthread.h>
 #include <sodium.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 static double
@@ -103,6 +111,67 @@ decrypt_bench(size_t mib)
 	return 0;
 }
 
+struct writer_arg {
+	int fd;
+	size_t mib;
+};
+
+static void *
+sock_writer(void *arg)
+{
+	struct writer_arg *w = arg;
+	static uint8_t buf[65536];
+	size_t left = w->mib << 20, off;
+	ssize_t n;
+
+	while (left > 0) {
+		for (off = 0; off < sizeof buf; off += (size_t)n)
+			if ((n = write(w->fd, buf + off, sizeof buf - off)) <= 0)
+				return NULL;
+		left -= sizeof buf;
+	}
+	close(w->fd);
+	return NULL;
+}
+
+static int
+sockcopy_bench(size_t mib)
+{
+	struct sockaddr_in a;
+	socklen_t al = sizeof a;
+	struct writer_arg w;
+	pthread_t th;
+	uint8_t *buf = malloc(65536);
+	uint64_t got = 0;
+	int ls, cs, ss;
+	ssize_t n;
+	double t;
+
+	memset(&a, 0, sizeof a);
+	a.sin_family = AF_INET;
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if ((ls = socket(AF_INET, SOCK_STREAM, 0)) < 0 ||
+	    bind(ls, (struct sockaddr *)&a, sizeof a) != 0 || listen(ls, 1) != 0 ||
+	    getsockname(ls, (struct sockaddr *)&a, &al) != 0 ||
+	    (cs = socket(AF_INET, SOCK_STREAM, 0)) < 0 ||
+	    connect(cs, (struct sockaddr *)&a, sizeof a) != 0 ||
+	    (ss = accept(ls, NULL, NULL)) < 0)
+		return 1;
+	w.fd = ss;
+	w.mib = mib;
+	t = now();
+	pthread_create(&th, NULL, sock_writer, &w);
+	while ((n = read(cs, buf, 65536)) > 0)
+		got += (uint64_t)n;
+	t = now() - t;
+	pthread_join(th, NULL);
+	printf("%.0f\n", (double)got / t / 1e6);
+	close(cs);
+	close(ls);
+	free(buf);
+	return got == (uint64_t)mib << 20 ? 0 : 1;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -112,6 +181,8 @@ main(int argc, char **argv)
 		return floor_bench(argv[2], atoi(argv[3]), (size_t)strtoull(argv[4], NULL, 10));
 	if (argc == 3 && strcmp(argv[1], "decrypt") == 0)
 		return decrypt_bench((size_t)strtoull(argv[2], NULL, 10));
-	fprintf(stderr, "usage: bench_floor floor DIR N SIZE | decrypt MIB\n");
+	if (argc == 3 && strcmp(argv[1], "sockcopy") == 0)
+		return sockcopy_bench((size_t)strtoull(argv[2], NULL, 10));
+	fprintf(stderr, "usage: bench_floor floor DIR N SIZE | decrypt MIB | sockcopy MIB\n");
 	return 2;
 }

@@ -13,6 +13,7 @@
 #ifndef STORE_H
 #define STORE_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 
@@ -49,6 +50,17 @@ struct store_recovery {
 	unsigned stray_files;   /* files in the blob store that are not blobs */
 };
 
+/* Deposits of one data directory waiting for a shared commit: the first
+ * to arrive while none is being written writes the rows of all that wait,
+ * in one transaction and one WAL sync (documents.c, group commit). */
+struct commit_job;
+struct commit_group {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct commit_job *head, *tail;
+	int busy;               /* a batch is being written */
+};
+
 struct store {
 	char *dir;
 	struct vault_db *db;
@@ -67,6 +79,8 @@ struct store {
 	 * Shared by a store and its siblings. */
 	_Atomic int *stopped;
 	_Atomic int stopped_own;
+	struct commit_group *group;     /* shared with siblings */
+	struct commit_group group_own;
 	int is_sibling;         /* pepper and stopped belong to another store */
 };
 

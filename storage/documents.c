@@ -392,14 +392,15 @@ documents_add_wrapping(struct store *s, const char *document_id,
 /* A document deposited in the categories of an active read mandate is
  * wrapped for that mandate's aidant at once (DESIGN.md: charter 3). */
 static vault_err
-wrap_for_mandates(struct document_put *p, const char *owner, int64_t now)
+wrap_for_mandates(struct document_put *p, struct store *ws, const char *owner,
+    int64_t now)
 {
 	uint8_t sealed[KEYS_SEALED_DOCKEY_LEN];
 	sqlite3_stmt *q = NULL;
 	vault_err r = VAULT_OK;
 	int rc;
 
-	if (db_prepare(p->s->db,
+	if (db_prepare(ws->db,
 	    "SELECT m.mandate_id, k.public_key FROM mandates m JOIN account_keys k"
 	    " ON k.account_id = m.aidant_id WHERE m.person_id = ?1"
 	    " AND m.scope_read = 1 AND m.revoked_at IS NULL AND m.expires_at > ?2"
@@ -415,7 +416,7 @@ wrap_for_mandates(struct document_put *p, const char *owner, int64_t now)
 		}
 		if ((r = keys_dockey_seal(p->dk, &p->id, sqlite3_column_blob(q, 1),
 		    sealed)) != VAULT_OK ||
-		    (r = documents_add_wrapping(p->s, p->idt, "aidant",
+		    (r = documents_add_wrapping(ws, p->idt, "aidant",
 		    (const char *)sqlite3_column_text(q, 0), sealed, sizeof sealed,
 		    now)) != VAULT_OK)
 			goto out;
@@ -423,12 +424,12 @@ wrap_for_mandates(struct document_put *p, const char *owner, int64_t now)
 	if (rc != SQLITE_DONE)
 		r = db_err(rc);
 out:
-	db_finish(p->s->db, q);
+	db_finish(ws->db, q);
 	return r;
 }
 
 static vault_err
-insert_rows(struct document_put *p, const struct blob_result *res,
+insert_rows(struct document_put *p, struct store *ws, const struct blob_result *res,
     const uint8_t *sealed, const uint8_t *tenc, size_t tenc_len, int64_t now)
 {
 	char owner[VAULT_ID_TEXT_LEN + 1], dep[VAULT_ID_TEXT_LEN + 1];
@@ -441,11 +442,11 @@ insert_rows(struct document_put *p, const struct blob_result *res,
 	vault_id_to_text(&p->depositor, dep);
 	/* Quota again, inside the write transaction: two puts that each fit
 	 * alone must not both land past the quota. */
-	if ((r = documents_usage(p->s, &p->owner, &used)) != VAULT_OK)
+	if ((r = documents_usage(ws, &p->owner, &used)) != VAULT_OK)
 		return r;
 	if (used + res->size > p->s->opt.quota_bytes)
 		return VAULT_ERR_LIMIT;
-	if (db_prepare(p->s->db,
+	if (db_prepare(ws->db,
 	    "INSERT INTO documents (document_id, owner_id, title_enc, category,"
 	    " media_type, size, sha256, blob_version, compressed, cipher_size,"
 	    " cipher_sha256, issued, expires, deposited_by, deposited_at, tsa_token,"
@@ -473,20 +474,130 @@ insert_rows(struct document_put *p, const struct blob_result *res,
 	sqlite3_bind_text(st, 17, p->serial, -1, SQLITE_STATIC);
 	sqlite3_bind_int(st, 18, p->tsa_pending);
 	rc = sqlite3_step(st);
-	db_finish(p->s->db, st);
+	db_finish(ws->db, st);
 	if (rc != SQLITE_DONE)
 		return db_err(rc);
-	if ((r = documents_add_wrapping(p->s, p->idt, "owner", owner, sealed,
+	if ((r = documents_add_wrapping(ws, p->idt, "owner", owner, sealed,
 	    KEYS_SEALED_DOCKEY_LEN, now)) != VAULT_OK ||
-	    (r = wrap_for_mandates(p, owner, now)) != VAULT_OK ||
-	    (r = journal_append(p->s, &(struct journal_event){ &p->depositor,
+	    (r = wrap_for_mandates(p, ws, owner, now)) != VAULT_OK ||
+	    (r = journal_append(ws, &(struct journal_event){ &p->depositor,
 	    &p->owner, "document.deposit", p->idt, "ok",
 	    p->origin[0] != '\0' ? p->origin : NULL })) != VAULT_OK)
 		return r;
 	if (p->tsa_pending)
-		r = journal_append(p->s, &(struct journal_event){ NULL, &p->owner,
+		r = journal_append(ws, &(struct journal_event){ NULL, &p->owner,
 		    "timestamp.wait", p->idt, "pending", NULL });
 	return r;
+}
+
+/* ---- group commit ------------------------------------------------------ */
+
+/* One deposit's rows, waiting to be written with others. */
+struct commit_job {
+	struct document_put *p;
+	const struct blob_result *res;
+	const uint8_t *sealed, *tenc;
+	size_t tenc_len;
+	int64_t now;
+	vault_err insert_r;     /* its own rows: refused (quota), or written */
+	vault_err commit_r;     /* the shared COMMIT */
+	int done;
+	struct commit_job *next;
+};
+
+static const char sql_savepoint[] = "SAVEPOINT put";
+static const char sql_release[] = "RELEASE put";
+static const char sql_rollback_to[] = "ROLLBACK TO put";
+
+static vault_err
+run_cached(struct store *ws, const char *sql)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (db_prepare(ws->db, sql, &st) != VAULT_OK)
+		return VAULT_ERR_INTERNAL;
+	rc = sqlite3_step(st);
+	db_finish(ws->db, st);
+	return db_err(rc);
+}
+
+/* Writes the rows of every job of batch in one transaction on ws, each
+ * inside its own savepoint, so that one refused deposit (over quota)
+ * leaves the others whole; then one COMMIT, one WAL sync for all. */
+static void
+commit_batch(struct store *ws, struct commit_job *batch)
+{
+	struct commit_job *j;
+	vault_err r;
+	int written = 0;
+
+	if ((r = db_begin(ws->db)) != VAULT_OK) {
+		for (j = batch; j != NULL; j = j->next)
+			j->insert_r = r;
+		return;
+	}
+	for (j = batch; j != NULL; j = j->next) {
+		if ((r = run_cached(ws, sql_savepoint)) != VAULT_OK)
+			break;
+		j->insert_r = insert_rows(j->p, ws, j->res, j->sealed, j->tenc,
+		    j->tenc_len, j->now);
+		if (j->insert_r != VAULT_OK && (r = run_cached(ws, sql_rollback_to)) != VAULT_OK)
+			break;
+		if ((r = run_cached(ws, sql_release)) != VAULT_OK)
+			break;
+		written += j->insert_r == VAULT_OK;
+	}
+	if (r != VAULT_OK) {
+		/* the transaction itself failed: nothing of the batch stays */
+		db_rollback(ws->db);
+		for (j = batch; j != NULL; j = j->next)
+			j->insert_r = r;
+		return;
+	}
+	if (written == 0) {
+		db_rollback(ws->db);
+		return;
+	}
+	r = store_note_failure(ws, db_commit(ws->db));
+	for (j = batch; j != NULL; j = j->next)
+		j->commit_r = r;
+}
+
+/* Queues job and returns once its rows are committed or refused. Whoever
+ * finds no batch being written writes all that wait (its own included),
+ * on its own connection; the others sleep meanwhile. With one deposit at a
+ * time this is one transaction as before; with many, their COMMITs and
+ * WAL syncs become one. */
+static void
+group_commit(struct store *s, struct commit_job *job)
+{
+	struct commit_group *g = s->group;
+	struct commit_job *batch, *j;
+
+	pthread_mutex_lock(&g->mu);
+	if (g->tail != NULL)
+		g->tail->next = job;
+	else
+		g->head = job;
+	g->tail = job;
+	while (!job->done) {
+		if (g->busy) {
+			pthread_cond_wait(&g->cv, &g->mu);
+			continue;
+		}
+		g->busy = 1;
+		batch = g->head;
+		g->head = g->tail = NULL;
+		pthread_mutex_unlock(&g->mu);
+		commit_batch(s, batch);
+		pthread_mutex_lock(&g->mu);
+		for (j = batch; j != NULL; j = j->next)
+			j->done = 1;
+		g->busy = 0;
+		pthread_cond_broadcast(&g->cv);
+	}
+	pthread_mutex_unlock(&g->mu);
 }
 
 struct blob_commit {
@@ -509,6 +620,7 @@ documents_put_commit(struct document_put *p, struct document_info *info)
 {
 	uint8_t sealed[KEYS_SEALED_DOCKEY_LEN];
 	struct blob_commit bc;
+	struct commit_job job;
 	pthread_t bc_thread;
 	int bc_threaded;
 	struct blob_result res;
@@ -555,19 +667,20 @@ documents_put_commit(struct document_put *p, struct document_info *info)
 		goto out;
 	/* 2. the rows, in one durable transaction */
 	now = vault_os.now_ms();
-	if ((r = db_begin(p->s->db)) != VAULT_OK)
+	job = (struct commit_job){ p, &res, sealed, tenc, tenc_len, now,
+	    VAULT_OK, VAULT_OK, 0, NULL };
+	if ((r = store_writable(p->s)) != VAULT_OK)
 		goto out;
-	if ((r = insert_rows(p, &res, sealed, tenc, tenc_len, now)) != VAULT_OK) {
-		db_rollback(p->s->db);
-		goto out;
-	}
-	/* From here the blob is kept whatever COMMIT answers. A COMMIT whose
+	group_commit(p->s, &job);
+	if ((r = job.insert_r) != VAULT_OK)
+		goto out; /* rolled back: the blob is removed below */
+	/* From here the blob is kept whatever COMMIT answered. A COMMIT whose
 	 * WAL fsync failed has still written its frames, and WAL recovery at
 	 * the next start may find them valid: removing the blob then would
 	 * leave a row without a blob. Kept, the outcome is the whole document
 	 * or an orphan that start-up reports; never half of one. */
 	blob_durable = 0;
-	if ((r = db_commit(p->s->db)) != VAULT_OK)
+	if ((r = job.commit_r) != VAULT_OK)
 		goto out;
 	if (info != NULL) {
 		info->id = p->id;

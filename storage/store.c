@@ -242,6 +242,9 @@ store_open(const char *dir, const struct store_options *o, struct store **sp,
 	s->opt.pepper_path = NULL; /* not kept: the caller owns these */
 	s->opt.tsa = NULL;
 	s->stopped = &s->stopped_own;
+	s->group = &s->group_own;
+	pthread_mutex_init(&s->group_own.mu, NULL);
+	pthread_cond_init(&s->group_own.cv, NULL);
 	if (o->pepper_path != NULL)
 		r = keys_pepper_load(o->pepper_path, &s->pepper);
 	else if (join(path, dir, "pepper.key") != 0)
@@ -318,6 +321,7 @@ store_open_sibling(struct store *first, struct store **sp)
 	memcpy(s->instance_pk, first->instance_pk, sizeof s->instance_pk);
 	memcpy(s->origin, first->origin, sizeof s->origin);
 	s->stopped = first->stopped;
+	s->group = first->group;
 	s->is_sibling = 1;
 	if (join(path, first->dir, "vault.db") != 0)
 		r = VAULT_ERR_LIMIT;
@@ -343,6 +347,8 @@ store_close(struct store *s)
 		keys_pepper_free(s->pepper);
 		keys_pepper_free(s->instance_sk);
 		tsa_free(s->tsa);
+		pthread_mutex_destroy(&s->group_own.mu);
+		pthread_cond_destroy(&s->group_own.cv);
 	}
 	free(s->dir);
 	free(s);
