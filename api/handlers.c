@@ -832,10 +832,20 @@ static ssize_t
 content_reader(void *cls, uint64_t pos, char *buf, size_t max)
 {
 	struct document_read *rd = cls;
-	vault_err r;
-	size_t n;
+	vault_err r = VAULT_OK;
+	size_t n, k;
 
-	if ((r = documents_read(rd, buf, max, &n)) != VAULT_OK) {
+	/* fill what libmicrohttpd offers (several chunks): fewer, larger
+	 * sends */
+	for (n = 0; n < max; n += k) {
+		if ((r = documents_read(rd, buf + n, max - n, &k)) != VAULT_OK)
+			break;
+		if (k == 0)
+			break;
+	}
+	if (r != VAULT_OK && n > 0)
+		return (ssize_t)n; /* the error again at the next call, sticky */
+	if (r != VAULT_OK) {
 		/* the connection is cut: the client holds a short file, never
 		 * a whole wrong one (blob_reader_read withholds the end) */
 		fprintf(stderr, "vaultd: a download failed its integrity check"
@@ -861,7 +871,7 @@ send_document(struct api_request *rq, struct document_read *rd,
 	char disp[64 + DOC_TITLE_MAX * 3], *o;
 	const char *t;
 
-	resp = MHD_create_response_from_callback(info->size, 65536,
+	resp = MHD_create_response_from_callback(info->size, 256 * 1024,
 	    content_reader, rd, content_free);
 	if (resp == NULL) {
 		documents_close(rd);

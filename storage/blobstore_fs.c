@@ -250,6 +250,8 @@ fs_get_open(struct blobstore *bs, const char *name, struct blobstore_get **gp,
 	}
 	g->bs = bs;
 	g->fd = fd;
+	/* read whole and in order: let the kernel read far ahead */
+	(void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 	if (sizep != NULL)
 		*sizep = (uint64_t)st.st_size;
 	*gp = g;
