@@ -85,16 +85,32 @@ sessions_open(struct sessions *s, struct account_unlocked *u,
     char token_text[SESSION_TOKEN_TEXT_LEN + 1], int64_t *expires_at)
 {
 	uint8_t token[SESSION_TOKEN_LEN];
-	struct session *e = NULL;
+	struct session *e = NULL, *oldest = NULL;
 	int64_t now = vault_os.now_ms();
-	unsigned i;
+	unsigned i, mine = 0;
 
 	pthread_mutex_lock(&s->mu);
-	for (i = 0; i < s->max && e == NULL; i++) {
+	/* One account holds at most SESSIONS_PER_ACCOUNT sessions: beyond,
+	 * its oldest ends. Without this, one login (or a script with its
+	 * secret) could fill the table and lock everybody else out. */
+	for (i = 0; i < s->max; i++) {
 		if (s->tab[i].used && expired(s, &s->tab[i], now))
 			wipe(&s->tab[i]);
-		if (!s->tab[i].used)
-			e = &s->tab[i];
+		if (!s->tab[i].used) {
+			if (e == NULL)
+				e = &s->tab[i];
+			continue;
+		}
+		if (memcmp(s->tab[i].account.b, u->id.b, VAULT_ID_LEN) != 0)
+			continue;
+		mine++;
+		if (oldest == NULL || s->tab[i].created_at < oldest->created_at)
+			oldest = &s->tab[i];
+	}
+	if (mine >= SESSIONS_PER_ACCOUNT) {
+		wipe(oldest);
+		if (e == NULL)
+			e = oldest;
 	}
 	if (e == NULL) {
 		pthread_mutex_unlock(&s->mu);

@@ -18,6 +18,7 @@
 
 #define SESSION_TOKEN_LEN 32
 #define SESSION_TOKEN_TEXT_LEN 43 /* base64url, no padding */
+#define SESSIONS_PER_ACCOUNT 16   /* beyond, an account's oldest session ends */
 
 struct sessions;
 

@@ -1125,6 +1125,20 @@ def main_body(v, ctx):
     check(L + "journal lists session.logout",
           has_event(journal(v, quentin, qid), "session.logout", qid), "")
 
+    # one account cannot fill the session table: its 17th log-in ends its
+    # oldest session, and nobody else's
+    L = "sessions per account: "
+    many = [v.login("person.quentin", "quentin secret") for _ in range(17)]
+    expect(L + "the oldest of 17 sessions of one account has ended -> 401",
+           v.call("GET", "/v1/me", token=many[0]), 401)
+    expect(L + "the second oldest still works -> 200",
+           v.call("GET", "/v1/me", token=many[1]), 200)
+    expect(L + "the newest works -> 200", v.call("GET", "/v1/me", token=many[-1]), 200)
+    expect(L + "another account's session is untouched -> 200",
+           v.call("GET", "/v1/me", token=alice), 200)
+    for t in many[1:]:
+        v.call("DELETE", "/v1/sessions/current", token=t)
+
     # tokens for the later log search
     ctx["session_tokens"] = [admin, alice, paula, quentin, rosa3, audrey, sam, oscar]
     ctx["aidant_tokens"] = {alice, sam, oscar}
