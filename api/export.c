@@ -242,14 +242,20 @@ api_export(struct api_request *rq, const vault_id *pid)
 	pthread_t t;
 	int fds[2];
 
-	if ((j = calloc(1, sizeof *j)) == NULL)
+	if (api_producer_start(rq->srv) != 0)
+		return api_error(rq, 429, "busy", "Several exports are being "
+		    "prepared right now. Try again in a minute.");
+	if ((j = calloc(1, sizeof *j)) == NULL) {
+		api_producer_done(rq->srv);
 		return api_vault_error(rq, VAULT_ERR_NOMEM);
+	}
 	if ((j->sk = sodium_malloc(KEYS_SK_LEN)) == NULL ||
 	    (j->buf = sodium_malloc(EXPORT_BUF)) == NULL ||
 	    (j->st = api_store_get(rq->srv)) == NULL) {
 		sodium_free(j->sk);
 		sodium_free(j->buf);
 		free(j);
+		api_producer_done(rq->srv);
 		return api_vault_error(rq, VAULT_ERR_NOMEM);
 	}
 	if (pipe2(fds, O_CLOEXEC) != 0) {
@@ -257,6 +263,7 @@ api_export(struct api_request *rq, const vault_id *pid)
 		sodium_free(j->sk);
 		sodium_free(j->buf);
 		free(j);
+		api_producer_done(rq->srv);
 		return api_vault_error(rq, VAULT_ERR_IO);
 	}
 	j->srv = rq->srv;
@@ -271,9 +278,9 @@ api_export(struct api_request *rq, const vault_id *pid)
 		sodium_free(j->sk);
 		sodium_free(j->buf);
 		free(j);
+		api_producer_done(rq->srv);
 		return MHD_NO;
 	}
-	api_producer_started(rq->srv);
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	if (pthread_create(&t, &attr, export_main, j) != 0) {

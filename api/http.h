@@ -152,7 +152,11 @@ struct store *api_store_get(struct api_server *srv);
 void api_store_put(struct api_server *srv, struct store *s);
 
 /* Background producers (the export) still running; stop waits for them. */
-void api_producer_started(struct api_server *srv);
+/* Exports stream from a producer thread holding a store of its own: at
+ * most API_MAX_PRODUCERS at once (api_producer_start returns -1 beyond),
+ * so that slow readers of exports cannot take every store. */
+#define API_MAX_PRODUCERS 4
+int api_producer_start(struct api_server *srv);
 void api_producer_done(struct api_server *srv);
 
 /* Streams the person's whole vault as a .tar.gz (export.c). */

@@ -307,12 +307,17 @@ api_store_put(struct api_server *srv, struct store *s)
 	pool_put(srv, s);
 }
 
-void
-api_producer_started(struct api_server *srv)
+int
+api_producer_start(struct api_server *srv)
 {
+	int ok;
+
 	pthread_mutex_lock(&srv->mu);
-	srv->producers++;
+	ok = srv->producers < API_MAX_PRODUCERS;
+	if (ok)
+		srv->producers++;
 	pthread_mutex_unlock(&srv->mu);
+	return ok ? 0 : -1;
 }
 
 void
@@ -881,7 +886,9 @@ api_server_start(int listen_fd, struct store *first, const struct api_options *o
 		return VAULT_ERR_NOMEM;
 	srv->opt = *o;
 	srv->first = first;
-	srv->pool_max = o->max_connections + 3; /* + the sweeper and the stamper, + slack */
+	/* every connection, the sweeper, the stamper, every export's producer
+	 * and one spare: pool_get never waits for a store */
+	srv->pool_max = o->max_connections + 3 + API_MAX_PRODUCERS;
 	pthread_mutex_init(&srv->mu, NULL);
 	pthread_cond_init(&srv->cv, NULL);
 	if ((srv->pool = calloc(srv->pool_max, sizeof *srv->pool)) == NULL ||
