@@ -728,7 +728,9 @@ h_deposit(struct api_request *rq)
 	if ((r = documents_put_commit(p, &info)) != VAULT_OK)
 		return r == VAULT_ERR_LIMIT ? api_error(rq, 507, "quota_exceeded",
 		    "This vault is full: delete a paper, or ask to raise the limit.") :
-		    api_vault_error(rq, r);
+		    r == VAULT_ERR_AUTH ? api_error(rq, 403, "forbidden", "Your mandate "
+		    "to deposit for this person ended during the upload. Nothing was "
+		    "stored.") : api_vault_error(rq, r);
 	if (!is_self(rq, &info.owner)) {
 		char mt[VAULT_ID_TEXT_LEN + 1];
 		vault_id_to_text(&rq->mandate, mt);

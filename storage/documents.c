@@ -428,6 +428,28 @@ out:
 	return r;
 }
 
+/* VAULT_OK if aidant holds an active deposit mandate from owner covering
+ * category, VAULT_ERR_AUTH if not. */
+static vault_err
+deposit_mandate_active(struct store *ws, const char *owner, const char *aidant,
+    const char *category, int64_t now)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (db_prepare(ws->db, "SELECT 1 FROM mandates WHERE person_id = ?1"
+	    " AND aidant_id = ?2 AND scope_deposit = 1 AND revoked_at IS NULL"
+	    " AND expires_at > ?3 AND (categories >> ?4) & 1 LIMIT 1", &st) != VAULT_OK)
+		return VAULT_ERR_INTERNAL;
+	sqlite3_bind_text(st, 1, owner, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, aidant, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, now);
+	sqlite3_bind_int(st, 4, documents_category_index(category));
+	rc = sqlite3_step(st);
+	db_finish(ws->db, st);
+	return rc == SQLITE_ROW ? VAULT_OK : rc == SQLITE_DONE ? VAULT_ERR_AUTH : db_err(rc);
+}
+
 static vault_err
 insert_rows(struct document_put *p, struct store *ws, const struct blob_result *res,
     const uint8_t *sealed, const uint8_t *tenc, size_t tenc_len, int64_t now)
@@ -442,6 +464,12 @@ insert_rows(struct document_put *p, struct store *ws, const struct blob_result *
 	vault_id_to_text(&p->depositor, dep);
 	/* Quota again, inside the write transaction: two puts that each fit
 	 * alone must not both land past the quota. */
+	/* An aidant's deposit again needs, now, an active deposit mandate for
+	 * this category: the person may have revoked it while the paper was
+	 * being uploaded, and the revocation wins. */
+	if (memcmp(p->depositor.b, p->owner.b, VAULT_ID_LEN) != 0 &&
+	    (r = deposit_mandate_active(ws, owner, dep, p->category, now)) != VAULT_OK)
+		return r;
 	if ((r = documents_usage(ws, &p->owner, &used)) != VAULT_OK)
 		return r;
 	if (used + res->size > p->s->opt.quota_bytes)
