@@ -705,6 +705,8 @@ completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	pthread_mutex_lock(&rq->srv->mu);
 	rq->srv->inflight--;
 	pthread_mutex_unlock(&rq->srv->mu);
+	/* a share link's token was one of the path's parameters */
+	sodium_memzero(rq->params, sizeof rq->params);
 	free(rq);
 	*con_cls = NULL;
 }
