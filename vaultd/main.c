@@ -8,6 +8,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
@@ -141,25 +142,27 @@ test_clock_ms(void)
 	return real_clock_ms() + off;
 }
 
-/* Reads a whole PEM file into memory the caller frees (the key with
- * sodium_free: it is a secret). */
+/* Reads a whole PEM file (at most 64 KiB) into memory the caller frees
+ * (the key with sodium_free: it is a secret). read(2) straight into the
+ * destination: no stdio buffer keeps a copy of the key behind us. */
 static char *
 read_pem(const char *path, int secret)
 {
+	size_t n = 0, cap = 65536;
+	ssize_t k;
 	char *buf;
-	FILE *f;
-	size_t n;
+	int fd;
 
-	if ((f = fopen(path, "r")) == NULL)
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
 		return NULL;
-	buf = secret ? sodium_malloc(65536) : malloc(65536);
-	if (buf == NULL) {
-		fclose(f);
+	if ((buf = secret ? sodium_malloc(cap) : malloc(cap)) == NULL) {
+		close(fd);
 		return NULL;
 	}
-	n = fread(buf, 1, 65535, f);
+	while (n < cap - 1 && (k = read(fd, buf + n, cap - 1 - n)) > 0)
+		n += (size_t)k;
 	buf[n] = '\0';
-	fclose(f);
+	close(fd);
 	return buf;
 }
 
