@@ -34,6 +34,9 @@ api_options_default(struct api_options *o)
 	memset(o, 0, sizeof *o);
 	o->max_connections = 64;
 	o->max_uploads = 16;
+	/* one address must not hold every connection; a France Services
+	 * office puts many people behind one address, hence not lower */
+	o->max_connections_per_address = 48;
 	o->json_max_anonymous = 4096;
 	o->json_max = 65536;
 	o->header_max = 16384;
@@ -911,6 +914,7 @@ api_server_start(int listen_fd, struct store *first, const struct api_options *o
 	    MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL,
 	    MHD_OPTION_LISTEN_SOCKET, listen_fd,
 	    MHD_OPTION_CONNECTION_LIMIT, o->max_connections,
+	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, o->max_connections_per_address,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)60,
 	    /* request line and headers; bigger ones get MHD's own 431 */
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(o->header_max * 4 + 1048576),

@@ -18,6 +18,7 @@ struct api_options {
 	int self_enrolment;           /* anonymous POST /v1/persons with a secret */
 	char public_url[256];         /* base of share links, no trailing slash */
 	unsigned max_connections;     /* open connections at once */
+	unsigned max_connections_per_address; /* ... from one client address */
 	unsigned max_uploads;         /* document uploads at once (429 beyond) */
 	size_t json_max_anonymous;    /* JSON body before log-in */
 	size_t json_max;              /* JSON body with a session */

@@ -18,7 +18,7 @@ enum {
 	O_IDLE, O_LIFETIME, O_LOCK_AFTER, O_LOCK_MIN, O_QUIET, O_ROUTES,
 	O_TEST_CLOCK, O_CONFIG, O_HELP, O_ADDR_FAIL, O_CP_ENTRIES, O_CP_SECONDS,
 	O_TSA_URL, O_TSA_CHAIN, O_TSA_CERT, O_TSA_KEY, O_TSA_TIMEOUT, O_TSA_RETRY,
-	O_SCRUB_HOURS, O_SCRUB_SHARE,
+	O_SCRUB_HOURS, O_SCRUB_SHARE, O_MAX_CONN_ADDR,
 };
 
 static const struct option opts[] = {
@@ -37,6 +37,7 @@ static const struct option opts[] = {
 	{ "public-url", required_argument, NULL, O_PUBLIC_URL },
 	{ "max-connections", required_argument, NULL, O_MAX_CONN },
 	{ "max-uploads", required_argument, NULL, O_MAX_UPLOADS },
+	{ "max-connections-per-address", required_argument, NULL, O_MAX_CONN_ADDR },
 	{ "login-min-ms", required_argument, NULL, O_LOGIN_MIN },
 	{ "session-idle", required_argument, NULL, O_IDLE },
 	{ "session-lifetime", required_argument, NULL, O_LIFETIME },
@@ -88,6 +89,7 @@ usage(FILE *f)
 	    "  --max-document-size N    bytes (default %llu)\n"
 	    "  --quota N                bytes per person (default %llu)\n"
 	    "  --max-connections N      (default %u)\n"
+	    "  --max-connections-per-address N   from one client address (default %u)\n"
 	    "  --max-uploads N          uploads at once, 429 beyond (default %u)\n"
 	    "  --argon2-ops N           Argon2id passes (default %llu)\n"
 	    "  --argon2-mem-kib N       Argon2id memory in KiB (default %llu)\n"
@@ -122,7 +124,8 @@ usage(FILE *f)
 	    "                           to the clock\n"
 	    "  --help                   this text\n",
 	    (unsigned long long)so.max_document_size,
-	    (unsigned long long)so.quota_bytes, ao.max_connections, ao.max_uploads,
+	    (unsigned long long)so.quota_bytes, ao.max_connections,
+	    ao.max_connections_per_address, ao.max_uploads,
 	    (unsigned long long)so.pw.opslimit,
 	    (unsigned long long)(so.pw.memlimit >> 10), ao.argon_concurrency,
 	    (long long)ao.login_min_ms, (long long)(ao.session_idle_ms / 1000),
@@ -217,6 +220,11 @@ apply(struct vaultd_config *c, int ch, const char *arg)
 		if (num("max-connections", arg, 4, 4096, &v) != 0)
 			return -1;
 		c->api.max_connections = (unsigned)v;
+		return 0;
+	case O_MAX_CONN_ADDR:
+		if (num("max-connections-per-address", arg, 1, 4096, &v) != 0)
+			return -1;
+		c->api.max_connections_per_address = (unsigned)v;
 		return 0;
 	case O_MAX_UPLOADS:
 		if (num("max-uploads", arg, 1, 1024, &v) != 0)
