@@ -80,6 +80,7 @@ struct api_request {
 	const struct api_route *route;
 	char params[API_PARAMS_MAX][API_PARAM_MAX + 1];
 	char origin[48];
+	char throttle[48];      /* origin, or its /64 for IPv6 (address throttle) */
 	struct timespec start;
 	int have_session;
 	struct session_view sess;

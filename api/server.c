@@ -373,18 +373,28 @@ api_argon_leave(struct api_request *rq)
 static struct api_ip_entry *
 ip_entry(struct api_server *srv, const char *ip, int create)
 {
-	struct api_ip_entry *e, *oldest = &srv->ips[0];
+	struct api_ip_entry *e, *oldest = NULL, *oldest_blocked = &srv->ips[0];
+	int64_t now = vault_os.now_ms();
 	size_t i;
 
 	for (i = 0; i < API_IP_TABLE; i++) {
 		e = &srv->ips[i];
 		if (strcmp(e->ip, ip) == 0 && e->ip[0] != '\0')
 			return e;
-		if (e->last_ms < oldest->last_ms)
-			oldest = e;
+		/* evict the stalest address that is not waiting out a block:
+		 * flooding the table from many addresses must not free a
+		 * blocked one */
+		if (e->blocked_until_ms <= now) {
+			if (oldest == NULL || e->last_ms < oldest->last_ms)
+				oldest = e;
+		} else if (e->blocked_until_ms < oldest_blocked->blocked_until_ms ||
+		    oldest_blocked->blocked_until_ms <= now)
+			oldest_blocked = e;
 	}
 	if (!create)
 		return NULL;
+	if (oldest == NULL)
+		oldest = oldest_blocked; /* all blocked: the one freed soonest */
 	memset(oldest, 0, sizeof *oldest);
 	snprintf(oldest->ip, sizeof oldest->ip, "%s", ip);
 	return oldest;
@@ -399,7 +409,7 @@ api_ip_check(struct api_request *rq)
 	char retry[24];
 
 	pthread_mutex_lock(&srv->mu);
-	if ((e = ip_entry(srv, rq->origin, 0)) != NULL && e->blocked_until_ms > now)
+	if ((e = ip_entry(srv, rq->throttle, 0)) != NULL && e->blocked_until_ms > now)
 		wait = e->blocked_until_ms - now;
 	pthread_mutex_unlock(&srv->mu);
 	if (wait == 0)
@@ -436,7 +446,7 @@ api_ip_result(struct api_request *rq, int success)
 	if (success)
 		return;
 	pthread_mutex_lock(&srv->mu);
-	if ((e = ip_entry(srv, rq->origin, 1)) != NULL) {
+	if ((e = ip_entry(srv, rq->throttle, 1)) != NULL) {
 		/* quiet for a quarter of an hour: start again */
 		if (now - e->last_ms > 15 * 60 * 1000)
 			e->failures = 0;
@@ -561,6 +571,29 @@ client_address(struct MHD_Connection *c, char out[48])
 		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out, 48);
 }
 
+/* What the address throttle counts by: an IPv4 address (also when it
+ * comes IPv4-mapped), or an IPv6 address's /64 — one household or one
+ * machine holds a whole /64 and could otherwise take a fresh address for
+ * every guess. */
+static void
+throttle_key(const char *origin, char out[48])
+{
+	struct in6_addr a;
+	struct in_addr v4;
+
+	snprintf(out, 48, "%s", origin);
+	if (inet_pton(AF_INET6, origin, &a) != 1)
+		return;
+	if (IN6_IS_ADDR_V4MAPPED(&a)) {
+		memcpy(&v4, a.s6_addr + 12, 4);
+		inet_ntop(AF_INET, &v4, out, 48);
+		return;
+	}
+	memset(a.s6_addr + 8, 0, 8);
+	inet_ntop(AF_INET6, &a, out, 44);
+	strcat(out, "/64");
+}
+
 /* Upload handlers begin their put in the first call (handlers.c). */
 enum MHD_Result api_upload_begin(struct api_request *rq);
 
@@ -633,6 +666,7 @@ access_handler(void *cls, struct MHD_Connection *c, const char *url,
 		rq->c = c;
 		clock_gettime(CLOCK_MONOTONIC, &rq->start);
 		client_address(c, rq->origin);
+		throttle_key(rq->origin, rq->throttle);
 		snprintf(rq->log_account, sizeof rq->log_account, "-");
 		*con_cls = rq;
 		pthread_mutex_lock(&srv->mu);
