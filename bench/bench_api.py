@@ -132,7 +132,8 @@ def main():
               extra_args=["--quiet", "--quota", str(64 << 30),
                           "--max-document-size", str(16 << 30),
                           "--argon2-ops", "3", "--argon2-mem-kib", str(64 << 10),
-                          "--max-connections", "256", "--address-failures", "1000000"])
+                          "--max-connections", "256", "--max-connections-per-address", "256",
+                          "--address-failures", "1000000"])
     v.start()
     try:
         idle = RssSampler(v.proc.pid).rss()

@@ -42,6 +42,8 @@ void db_rollback(struct vault_db *db);
  * user at a time: do not prepare the same sql twice before finishing it. */
 vault_err db_prepare(struct vault_db *db, const char *sql, sqlite3_stmt **st);
 void db_finish(struct vault_db *db, sqlite3_stmt *st);
+/* Runs a cached statement without parameters or rows (SAVEPOINT ...). */
+vault_err db_run(struct vault_db *db, const char *sql);
 
 /* Maps an SQLite result code to a vault_err. */
 vault_err db_err(int rc);

@@ -241,9 +241,8 @@ static pthread_mutex_t writer = PTHREAD_MUTEX_INITIALIZER;
 static const char sql_begin[] = "BEGIN IMMEDIATE";
 static const char sql_commit[] = "COMMIT";
 
-/* One cached statement without parameters or rows, run once. */
-static vault_err
-run(struct vault_db *db, const char *sql)
+vault_err
+db_run(struct vault_db *db, const char *sql)
 {
 	sqlite3_stmt *st;
 	vault_err r;
@@ -262,7 +261,7 @@ db_begin(struct vault_db *db)
 	vault_err r;
 
 	pthread_mutex_lock(&writer);
-	if ((r = run(db, sql_begin)) != VAULT_OK)
+	if ((r = db_run(db, sql_begin)) != VAULT_OK)
 		pthread_mutex_unlock(&writer);
 	return r;
 }
@@ -270,7 +269,7 @@ db_begin(struct vault_db *db)
 vault_err
 db_commit(struct vault_db *db)
 {
-	vault_err r = run(db, sql_commit);
+	vault_err r = db_run(db, sql_commit);
 
 	if (r != VAULT_OK) {
 		exec(db->h, "ROLLBACK");

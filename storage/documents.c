@@ -537,19 +537,6 @@ static const char sql_savepoint[] = "SAVEPOINT put";
 static const char sql_release[] = "RELEASE put";
 static const char sql_rollback_to[] = "ROLLBACK TO put";
 
-static vault_err
-run_cached(struct store *ws, const char *sql)
-{
-	sqlite3_stmt *st;
-	int rc;
-
-	if (db_prepare(ws->db, sql, &st) != VAULT_OK)
-		return VAULT_ERR_INTERNAL;
-	rc = sqlite3_step(st);
-	db_finish(ws->db, st);
-	return db_err(rc);
-}
-
 /* Writes the rows of every job of batch in one transaction on ws, each
  * inside its own savepoint, so that one refused deposit (over quota)
  * leaves the others whole; then one COMMIT, one WAL sync for all. */
@@ -566,13 +553,13 @@ commit_batch(struct store *ws, struct commit_job *batch)
 		return;
 	}
 	for (j = batch; j != NULL; j = j->next) {
-		if ((r = run_cached(ws, sql_savepoint)) != VAULT_OK)
+		if ((r = db_run(ws->db, sql_savepoint)) != VAULT_OK)
 			break;
 		j->insert_r = insert_rows(j->p, ws, j->res, j->sealed, j->tenc,
 		    j->tenc_len, j->now);
-		if (j->insert_r != VAULT_OK && (r = run_cached(ws, sql_rollback_to)) != VAULT_OK)
+		if (j->insert_r != VAULT_OK && (r = db_run(ws->db, sql_rollback_to)) != VAULT_OK)
 			break;
-		if ((r = run_cached(ws, sql_release)) != VAULT_OK)
+		if ((r = db_run(ws->db, sql_release)) != VAULT_OK)
 			break;
 		written += j->insert_r == VAULT_OK;
 	}

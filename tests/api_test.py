@@ -1722,7 +1722,8 @@ def count_files(root):
 def scenario_concurrent(build, work, ctx):
     K = "concurrency: "
     v = TVault(build, os.path.join(work, "concurrent"),
-               extra_args=["--max-uploads", "64", "--max-connections", "128"])
+               extra_args=["--max-uploads", "64", "--max-connections", "128",
+                           "--max-connections-per-address", "128"])
     with v:
         admin = v.admin()
         sid = v.structure(admin)

@@ -24,7 +24,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from checks import check, finish  # noqa: E402
-from vaultd_harness import Vault  # noqa: E402
+from vaultd_harness import Vault, ts_verify  # noqa: E402
 
 BUILD, WORK = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
 shutil.rmtree(WORK, ignore_errors=True)
@@ -41,10 +41,6 @@ def write(name, data):
     return path(name)
 
 
-def ts_verify(data_path, tsr_path, chain_path):
-    p = subprocess.run(["openssl", "ts", "-verify", "-data", data_path, "-in", tsr_path,
-                        "-CAfile", chain_path], capture_output=True, text=True)
-    return p.returncode == 0 and "Verification: OK" in p.stdout, p.stdout + p.stderr
 
 
 # The external TSA's certificate and key: those a second data directory's

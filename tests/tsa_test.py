@@ -17,7 +17,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from checks import check, finish  # noqa: E402
-from vaultd_harness import Vault  # noqa: E402
+from vaultd_harness import Vault, ts_verify  # noqa: E402
 
 BUILD, WORK = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
 
@@ -29,10 +29,6 @@ def write(name, data):
     return path
 
 
-def ts_verify(data_path, tsr_path, chain_path):
-    p = subprocess.run(["openssl", "ts", "-verify", "-data", data_path, "-in", tsr_path,
-                        "-CAfile", chain_path], capture_output=True, text=True)
-    return p.returncode == 0 and "Verification: OK" in p.stdout, p.stdout + p.stderr
 
 
 v = Vault(BUILD, WORK)

@@ -213,3 +213,11 @@ class Vault:
         time.sleep(0.05)
         self.log.flush()
         return rc
+
+
+def ts_verify(data_path, tsr_path, chain_path):
+    """The stock command a person or a lawyer runs on a time-stamp token:
+    (True if it says OK, its output)."""
+    p = subprocess.run(["openssl", "ts", "-verify", "-data", data_path, "-in", tsr_path,
+                        "-CAfile", chain_path], capture_output=True, text=True)
+    return p.returncode == 0 and "Verification: OK" in p.stdout, p.stdout + p.stderr
