@@ -18,6 +18,7 @@ enum {
 	O_IDLE, O_LIFETIME, O_LOCK_AFTER, O_LOCK_MIN, O_QUIET, O_ROUTES,
 	O_TEST_CLOCK, O_CONFIG, O_HELP, O_ADDR_FAIL, O_CP_ENTRIES, O_CP_SECONDS,
 	O_TSA_URL, O_TSA_CHAIN, O_TSA_CERT, O_TSA_KEY, O_TSA_TIMEOUT, O_TSA_RETRY,
+	O_WEB_DIR,
 };
 
 static const struct option opts[] = {
@@ -50,6 +51,7 @@ static const struct option opts[] = {
 	{ "tsa-key", required_argument, NULL, O_TSA_KEY },
 	{ "tsa-timeout-ms", required_argument, NULL, O_TSA_TIMEOUT },
 	{ "tsa-retry-seconds", required_argument, NULL, O_TSA_RETRY },
+	{ "web-dir", required_argument, NULL, O_WEB_DIR },
 	{ "quiet", no_argument, NULL, O_QUIET },
 	{ "routes", no_argument, NULL, O_ROUTES },
 	{ "test-clock-file", required_argument, NULL, O_TEST_CLOCK },
@@ -108,6 +110,8 @@ usage(FILE *f)
 	    "  --tsa-timeout-ms N       wait for an external TSA (default 5000)\n"
 	    "  --tsa-retry-seconds S    ask again for missing tokens every S seconds\n"
 	    "                           (default %lld)\n"
+	    "  --web-dir DIR            the web pages served under / (default: " VAULTD_DEFAULT_WEB_DIR ",\n"
+	    "                           relative to the working directory)\n"
 	    "  --quiet                  no line per request on stderr\n"
 	    "  --routes                 print the routes this build serves, and exit\n"
 	    "  --test-clock-file FILE   tests only: add the milliseconds written in FILE\n"
@@ -156,6 +160,7 @@ apply(struct vaultd_config *c, int ch, const char *arg)
 	case O_PEPPER: c->store.pepper_path = arg; return 0;
 	case O_SELF_ENROL: c->api.self_enrolment = 1; return 0;
 	case O_QUIET: c->api.quiet = 1; return 0;
+	case O_WEB_DIR: c->api.web_dir = arg; return 0;
 	case O_ROUTES: c->print_routes = 1; return 0;
 	case O_TEST_CLOCK: c->test_clock_file = arg; return 0;
 	case O_PUBLIC_URL:
@@ -325,6 +330,7 @@ vaultd_config_parse(struct vaultd_config *c, int argc, char **argv)
 	c->listen = VAULTD_DEFAULT_LISTEN;
 	store_options_default(&c->store);
 	api_options_default(&c->api);
+	c->api.web_dir = VAULTD_DEFAULT_WEB_DIR;
 	/* the configuration file first, so that the command line wins */
 	for (i = 1; i + 1 < argc; i++)
 		if (strcmp(argv[i], "--config") == 0 && read_config(c, argv[i + 1]) != 0)

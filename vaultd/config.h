@@ -7,6 +7,7 @@
 
 #define VAULTD_DEFAULT_DATA_DIR "./var/vault"
 #define VAULTD_DEFAULT_LISTEN "127.0.0.1:8080"
+#define VAULTD_DEFAULT_WEB_DIR "web"
 
 struct vaultd_config {
 	const char *data_dir;   /* NULL: the embedded default, created if needed */
