@@ -12,6 +12,7 @@ before. Standard library only.
 """
 import http.client
 import os
+import shutil
 import subprocess
 import sys
 
@@ -48,6 +49,7 @@ def page_headers_ok(h, html):
 
 def main():
     build, work, webdir = sys.argv[1], os.path.abspath(sys.argv[2]), sys.argv[3]
+    shutil.rmtree(work, ignore_errors=True)
     site = os.path.join(work, "site")
     outside = os.path.join(work, "outside")
     v = Vault(build, os.path.join(work, "vault"),
