@@ -25,10 +25,14 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "http.h"
 
 #define STATIC_PATH_MAX 256
+/* Text files up to this size are sent gzip-compressed to clients that
+ * accept it: people pay for their data by the megabyte. */
+#define STATIC_GZIP_MAX (1 << 20)
 
 /* The pages' Content-Security-Policy (SECURITY.md, section 13). */
 static const char page_csp[] =
@@ -39,17 +43,18 @@ static const char page_csp[] =
 
 static const struct {
 	const char *ext, *type;
+	int text;  /* worth compressing */
 } types[] = {
-	{ ".html", "text/html; charset=utf-8" },
-	{ ".css", "text/css; charset=utf-8" },
-	{ ".js", "text/javascript; charset=utf-8" },
-	{ ".mjs", "text/javascript; charset=utf-8" },
-	{ ".json", "application/json" },
-	{ ".svg", "image/svg+xml" },
-	{ ".png", "image/png" },
-	{ ".ico", "image/x-icon" },
-	{ ".webmanifest", "application/manifest+json" },
-	{ ".txt", "text/plain; charset=utf-8" },
+	{ ".html", "text/html; charset=utf-8", 1 },
+	{ ".css", "text/css; charset=utf-8", 1 },
+	{ ".js", "text/javascript; charset=utf-8", 1 },
+	{ ".mjs", "text/javascript; charset=utf-8", 1 },
+	{ ".json", "application/json", 1 },
+	{ ".svg", "image/svg+xml", 1 },
+	{ ".png", "image/png", 0 },
+	{ ".ico", "image/x-icon", 0 },
+	{ ".webmanifest", "application/manifest+json", 1 },
+	{ ".txt", "text/plain; charset=utf-8", 1 },
 };
 
 void
@@ -112,16 +117,78 @@ segments_ok(const char *path)
 }
 
 static const char *
-type_of(const char *path)
+type_of(const char *path, int *text)
 {
 	size_t n = strlen(path), i, e;
 
 	for (i = 0; i < sizeof types / sizeof types[0]; i++) {
 		e = strlen(types[i].ext);
-		if (n > e && strcmp(path + n - e, types[i].ext) == 0)
+		if (n > e && strcmp(path + n - e, types[i].ext) == 0) {
+			if (text != NULL)
+				*text = types[i].text;
 			return types[i].type;
+		}
 	}
 	return NULL;
+}
+
+/* 1 if the Accept-Encoding header names gzip (without q=0). */
+static int
+accepts_gzip(struct api_request *rq)
+{
+	const char *ae = MHD_lookup_connection_value(rq->c, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_ACCEPT_ENCODING), *p;
+
+	if (ae == NULL || (p = strstr(ae, "gzip")) == NULL)
+		return 0;
+	p += 4;
+	while (*p == ' ')
+		p++;
+	return !(strncmp(p, ";q=0", 4) == 0 && (p[4] == '\0' || p[4] == ',' ||
+	    p[4] == ' ' || (p[4] == '.' && strspn(p + 5, "0") > 0 &&
+	    (p[5 + strspn(p + 5, "0")] == '\0' || p[5 + strspn(p + 5, "0")] == ','))));
+}
+
+/* The whole of fd, gzip-compressed, in *out (malloc'd); 0 or -1. */
+static int
+gzip_file(int fd, size_t size, void **out, size_t *out_len)
+{
+	unsigned char *in = NULL, *z = NULL;
+	size_t got = 0, cap;
+	ssize_t n;
+	z_stream zs;
+
+	if ((in = malloc(size > 0 ? size : 1)) == NULL)
+		return -1;
+	while (got < size && (n = read(fd, in + got, size - got)) > 0)
+		got += (size_t)n;
+	if (got != size)
+		goto fail;
+	memset(&zs, 0, sizeof zs);
+	if (deflateInit2(&zs, 9, Z_DEFLATED, 15 + 16, 9, Z_DEFAULT_STRATEGY) != Z_OK)
+		goto fail;
+	cap = deflateBound(&zs, size) + 32;
+	if ((z = malloc(cap)) == NULL) {
+		deflateEnd(&zs);
+		goto fail;
+	}
+	zs.next_in = in;
+	zs.avail_in = (uInt)size;
+	zs.next_out = z;
+	zs.avail_out = (uInt)cap;
+	if (deflate(&zs, Z_FINISH) != Z_STREAM_END) {
+		deflateEnd(&zs);
+		goto fail;
+	}
+	*out_len = zs.total_out;
+	deflateEnd(&zs);
+	free(in);
+	*out = z;
+	return 0;
+fail:
+	free(in);
+	free(z);
+	return -1;
 }
 
 int
@@ -145,7 +212,9 @@ api_static(struct api_request *rq, const char *method, const char *url)
 	struct MHD_Response *resp;
 	struct stat st;
 	size_t rl;
-	int fd, html;
+	int fd, html, text = 0, gz;
+	void *zbuf = NULL;
+	size_t zlen = 0;
 
 	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
 		return api_error(rq, 405, "method_not_allowed",
@@ -155,13 +224,13 @@ api_static(struct api_request *rq, const char *method, const char *url)
 		return not_found(rq);
 	snprintf(rel, sizeof rel, "%s%s", url + 1,
 	    url[strlen(url) - 1] == '/' ? "index.html" : "");
-	if (!segments_ok(rel) || (type = type_of(rel)) == NULL)
+	if (!segments_ok(rel) || (type = type_of(rel, &text)) == NULL)
 		return not_found(rq);
 	snprintf(full, sizeof full, "%s/%s", root, rel);
 	/* symlinks are followed only while they stay inside, and undotted */
 	rl = strlen(root);
 	if (realpath(full, real) == NULL || strncmp(real, root, rl) != 0 ||
-	    real[rl] != '/' || !segments_ok(real + rl + 1) || type_of(real) == NULL)
+	    real[rl] != '/' || !segments_ok(real + rl + 1) || type_of(real, NULL) == NULL)
 		return not_found(rq);
 	if ((fd = open(real, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)
 		return not_found(rq);
@@ -170,9 +239,11 @@ api_static(struct api_request *rq, const char *method, const char *url)
 		return not_found(rq);
 	}
 	html = strncmp(type, "text/html", 9) == 0;
-	snprintf(etag, sizeof etag, "\"%" PRIx64 "-%" PRIx64 "-%" PRIx64 "\"",
+	gz = text && st.st_size > 256 && st.st_size <= STATIC_GZIP_MAX &&
+	    accepts_gzip(rq);
+	snprintf(etag, sizeof etag, "\"%" PRIx64 "-%" PRIx64 "-%" PRIx64 "%s\"",
 	    (uint64_t)st.st_size, (uint64_t)st.st_mtim.tv_sec,
-	    (uint64_t)st.st_mtim.tv_nsec);
+	    (uint64_t)st.st_mtim.tv_nsec, gz ? "-gz" : "");
 	inm = MHD_lookup_connection_value(rq->c, MHD_HEADER_KIND,
 	    MHD_HTTP_HEADER_IF_NONE_MATCH);
 	if (!html && inm != NULL && strcmp(inm, etag) == 0) {
@@ -181,16 +252,35 @@ api_static(struct api_request *rq, const char *method, const char *url)
 		if (resp == NULL)
 			return MHD_NO;
 		MHD_add_response_header(resp, "ETag", etag);
+		if (text)
+			MHD_add_response_header(resp, "Vary", "Accept-Encoding");
 		api_page_headers(resp, 0);
 		return api_queue(rq, MHD_HTTP_NOT_MODIFIED, resp);
 	}
-	/* MHD closes fd when the response is destroyed */
-	if ((resp = MHD_create_response_from_fd((uint64_t)st.st_size, fd)) == NULL) {
+	if (gz && gzip_file(fd, (size_t)st.st_size, &zbuf, &zlen) == 0) {
 		close(fd);
-		return MHD_NO;
+		resp = MHD_create_response_from_buffer(zlen, zbuf, MHD_RESPMEM_MUST_FREE);
+		if (resp == NULL) {
+			free(zbuf);
+			return MHD_NO;
+		}
+		MHD_add_response_header(resp, "Content-Encoding", "gzip");
+	} else {
+		if (gz && lseek(fd, 0, SEEK_SET) != 0) {
+			close(fd);
+			return api_error(rq, 500, "internal", "Something went wrong on our side.");
+		}
+		zlen = (size_t)st.st_size;
+		/* MHD closes fd when the response is destroyed */
+		if ((resp = MHD_create_response_from_fd((uint64_t)st.st_size, fd)) == NULL) {
+			close(fd);
+			return MHD_NO;
+		}
 	}
 	if (strcmp(method, "GET") == 0)
-		rq->bytes_out += (uint64_t)st.st_size;
+		rq->bytes_out += zlen;
+	if (text)
+		MHD_add_response_header(resp, "Vary", "Accept-Encoding");
 	MHD_add_response_header(resp, "Content-Type", type);
 	if (!html)
 		MHD_add_response_header(resp, "ETag", etag);

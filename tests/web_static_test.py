@@ -15,6 +15,7 @@ import os
 import shutil
 import subprocess
 import sys
+import zlib
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from checks import check, finish  # noqa: E402
@@ -58,7 +59,7 @@ def main():
     os.makedirs(outside)
     files = {
         "index.html": b"<!doctype html><title>INDEX-MARK</title>",
-        "app.css": b"body{color:#111}/*CSS-MARK*/",
+        "app.css": b"body{color:#111}/*CSS-MARK*/" + b"a{color:#222}" * 100,
         "js/app.js": b"export const x = 'JS-MARK';",
         "i18n/fr.json": b'{"k": "JSON-MARK"}',
         "sub/index.html": b"<!doctype html><title>SUB-MARK</title>",

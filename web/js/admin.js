@@ -3,9 +3,7 @@
 // their first administrator, searches the journal and reads the latest
 // checkpoint. No page here shows a document's content: the API gives none
 // to these roles, and these pages ask for none.
-import * as api from './api.js';
-import { h, icon, clear } from './dom.js';
-import { t, when } from './i18n.js';
+import { api, clear, h, icon, t, when } from './core.js';
 import { register, onSubmit, field, submit } from './app.js';
 
 function memberForm(sid, out) {

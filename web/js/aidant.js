@@ -2,9 +2,7 @@
 // a person, depositing for her, and opening the papers a read mandate covers.
 // Nothing is kept on the machine: papers are shown from memory or offered
 // as files, with a reminder to delete them.
-import * as api from './api.js';
-import { h, icon, clear } from './dom.js';
-import { t, when } from './i18n.js';
+import { api, clear, h, icon, t, when } from './core.js';
 import { register, go, onSubmit, field, submit, button, backLink, announce, errorBox, endSession } from './app.js';
 import { docList, openPaper, downloadPaper, addForm, fingerprint, scopesText, catsText, catLabel } from './person.js';
 

@@ -6,10 +6,6 @@
 // page logs out, empties what it showed, and reloads itself on the "fin"
 // view, which holds no personal data. View addresses (#papiers) never
 // carry an identifier or a name: what a view is about is kept in memory.
-import * as api from './api.js';
-import { h, icon, clear } from './dom.js';
-import * as i18n from './i18n.js';
-import { t } from './i18n.js';
 
 const main = document.getElementById('main');
 const menu = document.getElementById('menu');
@@ -171,7 +167,7 @@ export function backLink(view, label) {
 export async function startSession(loginName, secret) {
   const s = await api.login(loginName, secret);
   // the pages of aidants and administrators are fetched only for them
-  const mods = { aidant: ['./aidant.js'], structure_admin: ['./aidant.js', './admin.js'], instance_admin: ['./admin.js'], auditor: ['./admin.js'] }[s.role] || [];
+  const mods = { person: ['./person.js'], aidant: ['./aidant.js'], structure_admin: ['./aidant.js', './admin.js'], instance_admin: ['./admin.js'], auditor: ['./admin.js'] }[s.role] || [];
   await Promise.all(mods.map((m) => import(m)));
   lastActivity = Date.now();
   warned = false;
@@ -253,8 +249,12 @@ async function boot() {
   window.addEventListener('pagehide', () => { if (api.current()) { api.logout(); clear(main); } });
   window.addEventListener('pageshow', (ev) => { if (ev.persisted) location.reload(); });
   window.addEventListener('hashchange', render);
-  await Promise.all([import('./public.js'), import('./person.js')]);
+  await import('./public.js');
+  // the person's pages are needed only once she is logged in (startSession
+  // waits for them): the log-in page is drawn first, they come while she types
   render();
+  import('./person.js').catch(() => {});
 }
 
-boot();
+boot();import { api, i18n, clear, h, icon, t } from './core.js';
+

@@ -1,8 +1,6 @@
 // person.js: the person's pages: "Mes papiers", a paper, adding one,
 // "Qui a vu mes papiers ?", her aidants (mandates), sharing, the export.
-import * as api from './api.js';
-import { h, icon, clear, saveFile } from './dom.js';
-import { t, day, when, bytes } from './i18n.js';
+import { api, bytes, clear, day, h, icon, saveFile, t, when } from './core.js';
 import { register, go, onSubmit, field, submit, button, backLink, announce, errorBox, onWipe } from './app.js';
 
 export const CATEGORIES = ['identity', 'residence', 'health', 'housing', 'employment', 'income', 'tax', 'family', 'schooling', 'bank', 'justice', 'other'];

@@ -1,8 +1,6 @@
 // public.js: the views before a session: log in, activate with the code
 // an aidant gave, recover with the recovery code, and the end of a session.
-import * as api from './api.js';
-import { h, icon } from './dom.js';
-import { t } from './i18n.js';
+import { api, h, icon, t } from './core.js';
 import { register, go, onSubmit, field, submit, startSession } from './app.js';
 
 register('login', {
