@@ -97,6 +97,8 @@ R_JOURNAL = "GET /v1/journal"
 R_CP_GET = "GET /v1/journal/checkpoint"
 R_CP_POST = "POST /v1/journal/checkpoint"
 R_ENTRY = "GET /v1/journal/entries/{}"
+R_CP_AT = "GET /v1/journal/checkpoints/{}"
+R_CP_AT_TS = "GET /v1/journal/checkpoints/{}/timestamp"
 R_INCLUSION = "GET /v1/journal/proof/inclusion"
 R_CONSISTENCY = "GET /v1/journal/proof/consistency"
 R_TSA = "GET /v1/tsa/certificates"
@@ -956,8 +958,24 @@ class Matrix:
 
     def s_nyi_journal(self):
         a_index = self.first_index[self.A.id]
+        # a checkpoint that exists, made now by the administrator
+        s, note, _ = self.v.call("POST", "/v1/journal/checkpoint",
+                                 token=self.admin.token)
+        lines = note.decode().split("\n") if isinstance(note, bytes) else []
+        cp_size = int(lines[1]) if s == 201 and len(lines) > 1 and \
+            lines[1].isdigit() else 1
         for p in self.principals:
             audit = p.kind in ("instance_admin", "auditor")
+            # checkpoints kept by size, and their time-stamps: auditors only
+            self.cell(R_CP_AT, "existing size", p, "GET",
+                      "/v1/journal/checkpoints/%d" % cp_size,
+                      self.sess(p, ok(200) if audit else deny(403)))
+            self.cell(R_CP_AT, "no such size", p, "GET",
+                      "/v1/journal/checkpoints/999999999",
+                      self.sess(p, deny(404) if audit else deny(403)))
+            self.cell(R_CP_AT_TS, "existing size", p, "GET",
+                      "/v1/journal/checkpoints/%d/timestamp" % cp_size,
+                      self.sess(p, ok(200) if audit else deny(403)))
             self.cell(R_CP_GET, "-", p, "GET", "/v1/journal/checkpoint",
                       self.sess(p, nyi_ok() if audit else nyi_deny()))
             self.cell(R_CP_POST, "-", p, "POST", "/v1/journal/checkpoint",
