@@ -8,5 +8,5 @@ cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j"$(nproc)" --target vaultd vaultctl >/dev/null
-[ $# -eq 0 ] && echo "start: once vaultd says 'listening', open http://127.0.0.1:8080/ in a browser" >&2
+if [ $# -eq 0 ]; then echo "start: once vaultd says 'listening', open http://127.0.0.1:8080/ in a browser" >&2; fi
 exec build/vaultd "$@"
