@@ -168,7 +168,9 @@ time_json(int64_t ms)
 	return json_string(t);
 }
 
-/* {account_id, role, display_name, structure_id}, or null. */
+/* {account_id, role, display_name, structure_id, structure_name}, or
+ * null. The structure's name is what lets a person recognise an aidant
+ * ("Amina (Association Solidarité)"). */
 static json_t *
 actor_json(struct store *st, const vault_id *id)
 {
@@ -176,9 +178,11 @@ actor_json(struct store *st, const vault_id *id)
 
 	if (id == NULL || accounts_get(st, id, &a) != VAULT_OK)
 		return json_null();
-	return json_pack("{s:o, s:s, s:s, s:o}", "account_id", id_json(id),
+	return json_pack("{s:o, s:s, s:s, s:o, s:o}", "account_id", id_json(id),
 	    "role", a.role, "display_name", a.display_name, "structure_id",
-	    a.has_structure ? id_json(&a.structure_id) : json_null());
+	    a.has_structure ? id_json(&a.structure_id) : json_null(),
+	    "structure_name", a.has_structure && a.structure_name[0] != '\0' ?
+	    json_string(a.structure_name) : json_null());
 }
 
 static json_t *
@@ -321,10 +325,12 @@ h_me(struct api_request *rq)
 
 	if ((r = accounts_get(rq->st, &rq->sess.account, &a)) != VAULT_OK)
 		return api_vault_error(rq, r);
-	o = json_pack("{s:o, s:s, s:s, s:s, s:o}", "account_id",
+	o = json_pack("{s:o, s:s, s:s, s:s, s:o, s:o}", "account_id",
 	    id_json(&a.id), "login", a.login, "role", a.role, "display_name",
 	    a.display_name, "structure_id", a.has_structure ?
-	    id_json(&a.structure_id) : json_null());
+	    id_json(&a.structure_id) : json_null(), "structure_name",
+	    a.has_structure && a.structure_name[0] != '\0' ?
+	    json_string(a.structure_name) : json_null());
 	if (strcmp(a.role, "person") == 0) {
 		if ((r = documents_usage(rq->st, &a.id, &used)) != VAULT_OK) {
 			json_decref(o);

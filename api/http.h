@@ -17,6 +17,7 @@
 #define API_HTTP_H
 
 #include <jansson.h>
+#include <limits.h>
 #include <microhttpd.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -72,6 +73,7 @@ struct api_server {
 	int stopping;
 	unsigned producers;            /* export threads running */
 	unsigned inflight;             /* requests between first call and completion */
+	char web_root[PATH_MAX];       /* the pages' directory, resolved; "" for none */
 };
 
 struct api_request {
@@ -99,6 +101,7 @@ struct api_request {
 	unsigned status;
 	uint64_t bytes_in, bytes_out;
 	char log_account[VAULT_ID_TEXT_LEN + 1];
+	int is_page;                   /* served from the web directory */
 };
 
 /* ---- responses (server.c) ------------------------------------------------ */
@@ -159,6 +162,18 @@ void api_store_put(struct api_server *srv, struct store *s);
 #define API_MAX_PRODUCERS 4
 int api_producer_start(struct api_server *srv);
 void api_producer_done(struct api_server *srv);
+
+/* ---- the web pages (static.c) -------------------------------------------- */
+
+/* Resolves dir into out (absolute, no symlink); 0, or -1 if it is not a
+ * directory. */
+int api_static_root(const char *dir, char out[PATH_MAX]);
+/* Serves url (outside /v1) from the web directory, or 404/405. */
+enum MHD_Result api_static(struct api_request *rq, const char *method,
+    const char *url);
+/* The pages' headers: strict CSP, no referrer, nosniff; no-store for HTML,
+ * no-cache (revalidate) for the rest. */
+void api_page_headers(struct MHD_Response *resp, int html);
 
 /* Streams the person's whole vault as a .tar.gz (export.c). */
 enum MHD_Result api_export(struct api_request *rq, const vault_id *pid);

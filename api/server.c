@@ -604,6 +604,11 @@ first_call(struct api_request *rq, const char *method, const char *url)
 	size_t headers = 0;
 	int path_known;
 
+	/* Outside /v1: the web pages (static.c), never a route of the API. */
+	if (strncmp(url, "/v1/", 4) != 0 && strcmp(url, "/v1") != 0) {
+		rq->is_page = 1;
+		return api_static(rq, method, url);
+	}
 	rq->route = match(method, url, rq->params, &path_known);
 	if (rq->route == NULL)
 		return path_known ? api_error(rq, 405, "method_not_allowed",
@@ -713,8 +718,9 @@ log_line(struct api_request *rq)
 	/* The route's pattern, never the address itself: a share link's
 	 * token is in its path. Never a title, a file name or a secret. */
 	fprintf(stderr, "%s %s %u %lldms in=%llu out=%llu account=%s\n",
-	    rq->route != NULL ? rq->route->method : "-",
-	    rq->route != NULL ? rq->route->pattern : "-", rq->status, ms,
+	    rq->route != NULL ? rq->route->method : rq->is_page ? "GET" : "-",
+	    rq->route != NULL ? rq->route->pattern : rq->is_page ? "/(page)" : "-",
+	    rq->status, ms,
 	    (unsigned long long)rq->bytes_in, (unsigned long long)rq->bytes_out,
 	    rq->log_account);
 }
@@ -925,6 +931,11 @@ api_server_start(int listen_fd, struct store *first, const struct api_options *o
 		return VAULT_ERR_NOMEM;
 	srv->opt = *o;
 	srv->first = first;
+	if (o->web_dir != NULL && api_static_root(o->web_dir, srv->web_root) != 0) {
+		fprintf(stderr, "vaultd: no web pages: %s is not a directory "
+		    "(--web-dir)\n", o->web_dir);
+		srv->web_root[0] = '\0';
+	}
 	/* every connection, the sweeper, the stamper, every export's producer
 	 * and one spare: pool_get never waits for a store */
 	srv->pool_max = o->max_connections + 3 + API_MAX_PRODUCERS;

@@ -101,6 +101,7 @@ struct account_info {
 	char display_name[ACCOUNT_NAME_MAX + 1];
 	vault_id structure_id;
 	int has_structure;
+	char structure_name[ACCOUNT_NAME_MAX + 1]; /* "" without a structure */
 	int has_keys;           /* 0: enrolled, not yet activated */
 	int64_t created_at;
 	int64_t locked_until;

@@ -36,6 +36,7 @@ struct api_options {
 	const char *tls_cert_pem;     /* with tls_key_pem: serve HTTPS */
 	const char *tls_key_pem;
 	int quiet;                    /* no per-request log line */
+	const char *web_dir;          /* the pages served under "/"; NULL: none */
 };
 
 /* The defaults of this build (see SECURITY.md for the reasons). */

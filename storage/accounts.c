@@ -526,7 +526,8 @@ accounts_get(struct store *s, const vault_id *id, struct account_info *info)
 	if (sqlite3_prepare_v2(db_handle(s->db),
 	    "SELECT login, role, display_name, structure_id, created_at,"
 	    " locked_until, EXISTS (SELECT 1 FROM account_keys k WHERE"
-	    " k.account_id = a.account_id) FROM accounts a WHERE account_id = ?1",
+	    " k.account_id = a.account_id), (SELECT name FROM structures st WHERE"
+	    " st.structure_id = a.structure_id) FROM accounts a WHERE account_id = ?1",
 	    -1, &st, NULL) != SQLITE_OK)
 		return VAULT_ERR_INTERNAL;
 	sqlite3_bind_text(st, 1, idt, -1, SQLITE_STATIC);
@@ -543,6 +544,9 @@ accounts_get(struct store *s, const vault_id *id, struct account_info *info)
 		info->created_at = sqlite3_column_int64(st, 4);
 		info->locked_until = sqlite3_column_int64(st, 5);
 		info->has_keys = sqlite3_column_int(st, 6);
+		if ((t = sqlite3_column_text(st, 7)) != NULL)
+			snprintf(info->structure_name, sizeof info->structure_name,
+			    "%s", t);
 		r = VAULT_OK;
 	} else
 		r = rc == SQLITE_DONE ? VAULT_ERR_NOTFOUND : db_err(rc);

@@ -111,10 +111,12 @@ def is_id(s):
 
 def actor_ok(a):
     return (isinstance(a, dict) and
-            set(["account_id", "role", "display_name", "structure_id"]) <= set(a)
+            set(["account_id", "role", "display_name", "structure_id",
+                 "structure_name"]) <= set(a)
             and is_id(a["account_id"]) and isinstance(a["role"], str) and
             isinstance(a["display_name"], str) and
-            (a["structure_id"] is None or is_id(a["structure_id"])))
+            (a["structure_id"] is None or is_id(a["structure_id"])) and
+            (a["structure_name"] is None) == (a["structure_id"] is None))
 
 
 def document_problems(d):
@@ -429,6 +431,8 @@ def main_body(v, ctx):
     check(A + "aidant_id is the aidant's account_id; role and structure_id in /v1/me",
           s == 200 and me.get("account_id") == aid and me.get("role") == "aidant"
           and me.get("structure_id") == sid and "usage_bytes" not in me, short(me))
+    check(A + "/v1/me names the aidant's structure (structure_name)",
+          isinstance(me.get("structure_name"), str) and me["structure_name"], short(me))
     sam_id, sam = v.aidant(admin, sid, "sadmin.sam", role="structure_admin",
                            secret="structure admin secret")
     s, b, _ = v.call("POST", "/v1/structures/%s/aidants" % sid,
@@ -575,9 +579,10 @@ def main_body(v, ctx):
           d1.get("size") == len(d1_bytes) and d1.get("category") == "identity" and
           d1.get("media_type") == "image/jpeg" and d1.get("issued") == "2024-02-29" and
           d1.get("expires") == "2034-02-28" and d1.get("person_id") == pid, short(d1))
-    check(A + "deposited_by is the person {account_id, role, display_name, structure_id}",
+    check(A + "deposited_by is the person {account_id, role, display_name, structure_id, structure_name}",
           d1.get("deposited_by") == {"account_id": pid, "role": "person",
-                                     "display_name": "Paula", "structure_id": None},
+                                     "display_name": "Paula", "structure_id": None,
+                                     "structure_name": None},
           short(d1.get("deposited_by")))
     D1 = d1["document_id"]
     check(A + "usage_bytes counts the deposit", usage(v, paula) == len(d1_bytes), "")
@@ -638,9 +643,10 @@ def main_body(v, ctx):
     s, d2, _ = v.deposit(alice, pid, inc1, title="Attestation CAF", category="income",
                          media="application/pdf")
     expect(C + "aidant with deposit mandate deposits -> 201", (s, d2, _), 201)
-    check(C + "deposited_by is the aidant {account_id, role, display_name, structure_id}",
+    check(C + "deposited_by is the aidant {account_id, role, display_name, structure_id, structure_name}",
           d2.get("deposited_by") == {"account_id": aid, "role": "aidant",
-                                     "display_name": "Alice Aidante", "structure_id": sid},
+                                     "display_name": "Alice Aidante", "structure_id": sid,
+                                     "structure_name": "Association Solidarité"},
           short(d2.get("deposited_by")))
     check(C + "aidant's deposit: sha256 matches", d2.get("sha256") ==
           hashlib.sha256(inc1).hexdigest(), short(d2))

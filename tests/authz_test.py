@@ -962,6 +962,16 @@ class Matrix:
         cp_size = int(note.decode().split("\n")[1]) if st == 201 else 0
         for p in self.principals:
             audit = p.kind in ("instance_admin", "auditor")
+            # checkpoints kept by size, and their time-stamps: auditors only
+            self.cell(R_CP_AT, "existing size", p, "GET",
+                      "/v1/journal/checkpoints/%d" % cp_size,
+                      self.sess(p, ok(200) if audit else deny(403)))
+            self.cell(R_CP_AT, "no such size", p, "GET",
+                      "/v1/journal/checkpoints/999999999",
+                      self.sess(p, deny(404) if audit else deny(403)))
+            self.cell(R_CP_TS, "existing size", p, "GET",
+                      "/v1/journal/checkpoints/%d/timestamp" % cp_size,
+                      self.sess(p, ok(200) if audit else deny(403)))
             self.cell(R_CP_GET, "-", p, "GET", "/v1/journal/checkpoint",
                       self.sess(p, nyi_ok() if audit else nyi_deny()))
             self.cell(R_CP_POST, "-", p, "POST", "/v1/journal/checkpoint",
@@ -969,11 +979,6 @@ class Matrix:
                                 else nyi_deny()))
             self.cell(R_ENTRY, "0", p, "GET", "/v1/journal/entries/0",
                       self.sess(p, nyi_ok() if audit else nyi_deny()))
-            self.cell(R_CP_AT, "kept", p, "GET", "/v1/journal/checkpoints/%d" % cp_size,
-                      self.sess(p, ok(200) if audit else deny(403)))
-            self.cell(R_CP_TS, "kept", p, "GET",
-                      "/v1/journal/checkpoints/%d/timestamp" % cp_size,
-                      self.sess(p, ok(200) if audit else deny(403)))
             # inclusion: administrators, auditors, the person for her own
             self.cell(R_INCLUSION, "A's entry", p, "GET",
                       "/v1/journal/proof/inclusion?index=%d&tree_size=%d" % (

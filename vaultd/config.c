@@ -19,6 +19,7 @@ enum {
 	O_TEST_CLOCK, O_CONFIG, O_HELP, O_ADDR_FAIL, O_CP_ENTRIES, O_CP_SECONDS,
 	O_TSA_URL, O_TSA_CHAIN, O_TSA_CERT, O_TSA_KEY, O_TSA_TIMEOUT, O_TSA_RETRY,
 	O_SCRUB_HOURS, O_SCRUB_SHARE, O_MAX_CONN_ADDR,
+	O_WEB_DIR,
 };
 
 static const struct option opts[] = {
@@ -54,6 +55,7 @@ static const struct option opts[] = {
 	{ "tsa-retry-seconds", required_argument, NULL, O_TSA_RETRY },
 	{ "scrub-hours", required_argument, NULL, O_SCRUB_HOURS },
 	{ "scrub-share", required_argument, NULL, O_SCRUB_SHARE },
+	{ "web-dir", required_argument, NULL, O_WEB_DIR },
 	{ "quiet", no_argument, NULL, O_QUIET },
 	{ "routes", no_argument, NULL, O_ROUTES },
 	{ "test-clock-file", required_argument, NULL, O_TEST_CLOCK },
@@ -118,6 +120,8 @@ usage(FILE *f)
 	    "                           default %d); findings go to the journal\n"
 	    "  --scrub-share PERCENT    share of the disk's time the check may spend\n"
 	    "                           reading, 1 to 100 (default %d)\n"
+	    "  --web-dir DIR            the web pages served under / (default: " VAULTD_DEFAULT_WEB_DIR ",\n"
+	    "                           relative to the working directory)\n"
 	    "  --quiet                  no line per request on stderr\n"
 	    "  --routes                 print the routes this build serves, and exit\n"
 	    "  --test-clock-file FILE   tests only: add the milliseconds written in FILE\n"
@@ -187,6 +191,7 @@ apply(struct vaultd_config *c, int ch, const char *arg)
 	case O_PEPPER: c->store.pepper_path = arg; return 0;
 	case O_SELF_ENROL: c->api.self_enrolment = 1; return 0;
 	case O_QUIET: c->api.quiet = 1; return 0;
+	case O_WEB_DIR: c->api.web_dir = arg; return 0;
 	case O_ROUTES: c->print_routes = 1; return 0;
 	case O_TEST_CLOCK: c->test_clock_file = arg; return 0;
 	case O_PUBLIC_URL:
@@ -390,6 +395,7 @@ vaultd_config_parse(struct vaultd_config *c, int argc, char **argv)
 	c->scrub_share = VAULTD_DEFAULT_SCRUB_SHARE;
 	store_options_default(&c->store);
 	api_options_default(&c->api);
+	c->api.web_dir = VAULTD_DEFAULT_WEB_DIR;
 	/* the configuration file first, so that the command line wins */
 	for (i = 1; i + 1 < argc; i++)
 		if (strcmp(argv[i], "--config") == 0 && read_config(c, argv[i + 1]) != 0)

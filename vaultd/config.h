@@ -9,6 +9,7 @@
 #define VAULTD_DEFAULT_LISTEN "127.0.0.1:8080"
 #define VAULTD_DEFAULT_SCRUB_HOURS 24
 #define VAULTD_DEFAULT_SCRUB_SHARE 10   /* percent of the disk's time */
+#define VAULTD_DEFAULT_WEB_DIR "web"
 
 struct vaultd_config {
 	const char *data_dir;   /* NULL: the embedded default, created if needed */
