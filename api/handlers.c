@@ -591,26 +591,123 @@ create_member(struct api_request *rq, const char *role, const vault_id *structur
 	return api_json(rq, 201, json_pack("{s:o}", id_field, id_json(&id)));
 }
 
+/* The structure of the path, if the session administers it (its own
+ * structure administrator, or the instance administrator); else answers
+ * and returns -1. */
+static int
+administered_structure(struct api_request *rq, vault_id *sid)
+{
+	struct account_info me;
+	vault_err r;
+
+	if (api_param_id(rq, 0, sid) != 0)
+		return -1;
+	if (role_is(rq, "structure_admin")) {
+		if ((r = accounts_get(rq->st, &rq->sess.account, &me)) != VAULT_OK) {
+			(void)api_vault_error(rq, r);
+			return -1;
+		}
+		if (!me.has_structure || memcmp(me.structure_id.b, sid->b, VAULT_ID_LEN) != 0) {
+			(void)api_error(rq, 403, "forbidden", "You administer another structure.");
+			return -1;
+		}
+	} else if (!role_is(rq, "instance_admin")) {
+		(void)forbidden(rq);
+		return -1;
+	}
+	if ((r = accounts_structure_exists(rq->st, sid)) != VAULT_OK) {
+		(void)api_vault_error(rq, r);
+		return -1;
+	}
+	return 0;
+}
+
 static enum MHD_Result
 h_aidants_create(struct api_request *rq)
 {
-	struct account_info me;
 	vault_id sid;
+
+	if (administered_structure(rq, &sid) != 0)
+		return MHD_YES;
+	return create_member(rq, NULL, &sid, "aidant_id");
+}
+
+static vault_err
+add_member(void *ctx, const struct member_info *m)
+{
+	return json_array_append_new(ctx, json_pack("{s:o, s:s, s:s, s:s, s:o, s:b, s:o}",
+	    "aidant_id", id_json(&m->id), "login", m->login, "display_name",
+	    m->display_name, "role", m->role, "created_at", time_json(m->created_at),
+	    "removed", m->removed_at != 0, "removed_at", m->removed_at != 0 ?
+	    time_json(m->removed_at) : json_null())) == 0 ? VAULT_OK : VAULT_ERR_NOMEM;
+}
+
+/* The structure's aidants and administrators, removed ones included. */
+static enum MHD_Result
+h_aidants_list(struct api_request *rq)
+{
+	vault_id sid;
+	json_t *a;
 	vault_err r;
 
-	if (api_param_id(rq, 0, &sid) != 0)
+	if (administered_structure(rq, &sid) != 0)
 		return MHD_YES;
-	if (role_is(rq, "structure_admin")) {
-		if ((r = accounts_get(rq->st, &rq->sess.account, &me)) != VAULT_OK)
-			return api_vault_error(rq, r);
-		if (!me.has_structure || memcmp(me.structure_id.b, sid.b, VAULT_ID_LEN) != 0)
-			return api_error(rq, 403, "forbidden",
-			    "You administer another structure.");
-	} else if (!role_is(rq, "instance_admin"))
-		return forbidden(rq);
-	if ((r = accounts_structure_exists(rq->st, &sid)) != VAULT_OK)
+	if ((a = json_array()) == NULL)
+		return api_vault_error(rq, VAULT_ERR_NOMEM);
+	if ((r = accounts_members_list(rq->st, &sid, add_member, a)) != VAULT_OK) {
+		json_decref(a);
 		return api_vault_error(rq, r);
-	return create_member(rq, NULL, &sid, "aidant_id");
+	}
+	return api_json(rq, 200, json_pack("{s:o}", "aidants", a));
+}
+
+/* Removes an aidant from the structure: he can no longer log in, his
+ * sessions end now, and every mandate he held ends (journaled to each
+ * person). */
+static enum MHD_Result
+h_aidants_remove(struct api_request *rq)
+{
+	vault_id sid, aid;
+	vault_err r;
+
+	if (administered_structure(rq, &sid) != 0 || api_param_id(rq, 1, &aid) != 0)
+		return MHD_YES;
+	if (memcmp(aid.b, rq->sess.account.b, VAULT_ID_LEN) == 0)
+		return api_error(rq, 409, "conflict", "You cannot remove yourself; "
+		    "ask another administrator.");
+	if ((r = accounts_member_remove(rq->st, &sid, &aid, &rq->sess.account,
+	    rq->origin)) != VAULT_OK)
+		return r == VAULT_ERR_NOTFOUND ? api_error(rq, 404, "not_found",
+		    "This structure has no such aidant, or he was already removed.") :
+		    api_vault_error(rq, r);
+	sessions_close_account(rq->srv->sessions, &aid);
+	return api_no_content(rq);
+}
+
+static vault_err
+add_structure(void *ctx, const struct structure_info *si)
+{
+	return json_array_append_new(ctx, json_pack("{s:o, s:s, s:o, s:i}",
+	    "structure_id", id_json(&si->id), "name", si->name, "created_at",
+	    time_json(si->created_at), "aidants", (int)si->members)) == 0 ?
+	    VAULT_OK : VAULT_ERR_NOMEM;
+}
+
+static enum MHD_Result
+h_structures_list(struct api_request *rq)
+{
+	json_t *a;
+	vault_err r;
+
+	if (!role_is(rq, "instance_admin"))
+		return forbidden(rq);
+	if ((a = json_array()) == NULL)
+		return api_vault_error(rq, VAULT_ERR_NOMEM);
+	if ((r = accounts_structures_list(rq->st, add_structure, a)) != VAULT_OK) {
+		json_decref(a);
+		return api_vault_error(rq, r);
+	}
+	return api_json(rq, 200, json_pack("{s:o}", "structures", a));
 }
 
 static enum MHD_Result
@@ -1766,7 +1863,10 @@ const struct api_route api_routes[] = {
 	{ "POST", "/v1/activate", h_activate, API_BODY_JSON, API_ANON },
 	{ "POST", "/v1/recover", h_recover, API_BODY_JSON, API_ANON },
 	{ "POST", "/v1/structures", h_structures_create, API_BODY_JSON, API_SESSION },
+	{ "GET", "/v1/structures", h_structures_list, API_BODY_NONE, API_SESSION },
 	{ "POST", "/v1/structures/{}/aidants", h_aidants_create, API_BODY_JSON, API_SESSION },
+	{ "GET", "/v1/structures/{}/aidants", h_aidants_list, API_BODY_NONE, API_SESSION },
+	{ "DELETE", "/v1/structures/{}/aidants/{}", h_aidants_remove, API_BODY_NONE, API_SESSION },
 	{ "POST", "/v1/auditors", h_auditors_create, API_BODY_JSON, API_SESSION },
 	{ "POST", "/v1/persons/{}/documents", h_deposit, API_BODY_UPLOAD, API_SESSION },
 	{ "GET", "/v1/persons/{}/documents", h_documents_list, API_BODY_NONE, API_SESSION },

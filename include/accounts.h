@@ -107,6 +107,36 @@ struct account_info {
 	int64_t locked_until;
 };
 
+/* Structures and their members, for administrators (structures.c). */
+struct structure_info {
+	vault_id id;
+	char name[ACCOUNT_NAME_MAX + 1];
+	int64_t created_at;
+	unsigned members;       /* aidants and structure admins not removed */
+};
+typedef vault_err (*accounts_structure_fn)(void *ctx, const struct structure_info *si);
+vault_err accounts_structures_list(struct store *s, accounts_structure_fn fn, void *ctx);
+
+struct member_info {
+	vault_id id;
+	char login[ACCOUNT_LOGIN_MAX + 1];
+	char display_name[ACCOUNT_NAME_MAX + 1];
+	char role[24];
+	int64_t created_at;
+	int64_t removed_at;     /* 0 while a member */
+};
+typedef vault_err (*accounts_member_fn)(void *ctx, const struct member_info *m);
+/* Aidants and structure administrators of structure, removed ones too. */
+vault_err accounts_members_list(struct store *s, const vault_id *structure,
+    accounts_member_fn fn, void *ctx);
+/* Removes a member of structure: his log-ins are refused from now on as an
+ * unknown login's, every wrapping of his mandates is deleted, each active
+ * mandate is revoked (mandate.revoke, journaled to its person with by as
+ * actor), and aidant.remove is journaled; one transaction. The caller ends
+ * his sessions. VAULT_ERR_NOTFOUND if he is not a present member. */
+vault_err accounts_member_remove(struct store *s, const vault_id *structure,
+    const vault_id *member, const vault_id *by, const char *origin);
+
 /* VAULT_ERR_NOTFOUND if there is no such account. */
 vault_err accounts_get(struct store *s, const vault_id *id, struct account_info *info);
 

@@ -156,7 +156,8 @@ keyrec_by_login(struct store *s, const char *login, struct keys_record *rec,
 	if (sqlite3_prepare_v2(db_handle(s->db),
 	    "SELECT a.account_id, a.role, a.failed_logins, a.locked_until, "
 	    KEYREC_COLS " FROM accounts a JOIN account_keys k USING (account_id)"
-	    " WHERE a.login = lower(?1)", -1, &st, NULL) != SQLITE_OK)
+	    " WHERE a.login = lower(?1) AND a.removed_at IS NULL", -1, &st,
+	    NULL) != SQLITE_OK)
 		return VAULT_ERR_INTERNAL;
 	sqlite3_bind_text(st, 1, login, -1, SQLITE_TRANSIENT);
 	rc = sqlite3_step(st);

@@ -168,7 +168,10 @@ const char *const db_migrations[] = {
 	"ALTER TABLE documents ADD COLUMN integrity TEXT"
 	"  CHECK (integrity IN ('missing', 'corrupt'));"
 	"ALTER TABLE checkpoints ADD COLUMN tsa_token BLOB;"
-	"ALTER TABLE checkpoints ADD COLUMN tsa_serial TEXT;",
+	"ALTER TABLE checkpoints ADD COLUMN tsa_serial TEXT;"
+	/* an aidant removed from the structure: the row stays (the journal
+	 * names him), his log-ins are refused like an unknown login's */
+	"ALTER TABLE accounts ADD COLUMN removed_at INTEGER;",
 };
 
 const size_t db_migrations_count = sizeof db_migrations / sizeof db_migrations[0];

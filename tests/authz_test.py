@@ -76,6 +76,9 @@ R_ACTIVATE = "POST /v1/activate"
 R_RECOVER = "POST /v1/recover"
 R_STRUCTURES = "POST /v1/structures"
 R_AIDANTS = "POST /v1/structures/{}/aidants"
+R_STRUCT_LIST = "GET /v1/structures"
+R_AIDANT_LIST = "GET /v1/structures/{}/aidants"
+R_AIDANT_REMOVE = "DELETE /v1/structures/{}/aidants/{}"
 R_AUDITORS = "POST /v1/auditors"
 R_DEPOSIT = "POST /v1/persons/{}/documents"
 R_LIST = "GET /v1/persons/{}/documents"
@@ -551,7 +554,7 @@ class Matrix:
     def sections(self):
         for f in (self.s_health, self.s_login, self.s_me, self.s_persons,
                   self.s_activate_recover, self.s_structures, self.s_aidants,
-                  self.s_auditors, self.s_deposit, self.s_list, self.s_read,
+                  self.s_auditors, self.s_members, self.s_deposit, self.s_list, self.s_read,
                   self.s_nyi_documents, self.s_grant, self.s_mandates_list,
                   self.s_my_mandates, self.s_share_create, self.s_share_get,
                   self.s_person_journal, self.s_journal, self.s_nyi_journal,
@@ -688,6 +691,38 @@ class Matrix:
                             "secret": "a long secret for an admin",
                             "display_name": "Escalate",
                             "role": "instance_admin"})
+
+    def s_members(self):
+        for p in self.principals:
+            self.cell(R_STRUCT_LIST, "-", p, "GET", "/v1/structures",
+                      self.sess(p, ok(200, lambda b, h: None if any(
+                          x["structure_id"] == self.S1 for x in b.get("structures", []))
+                          else "S1 not listed") if p.kind == "instance_admin"
+                          else deny(403)))
+            for label, sid in (("S1", self.S1), ("S2", self.S2), ("ghost", self.ghost_sid)):
+                if p.kind == "instance_admin" or (p.kind == "structure_admin" and
+                                                  sid == p.structure):
+                    e = ok(200) if label != "ghost" else deny(404)
+                elif p.kind == "structure_admin" and label == "ghost":
+                    e = deny(403, 404)
+                else:
+                    e = deny(403)
+                self.cell(R_AIDANT_LIST, label, p, "GET",
+                          "/v1/structures/%s/aidants" % sid, self.sess(p, e))
+            # removal: a fresh aidant of each structure as the target
+            for label, sid in (("S1", self.S1), ("S2", self.S2)):
+                aid, tok = self.v.aidant(self.admin.token, sid, self.uniq("target"))
+
+                def gone(b, h, tok=tok):
+                    s, _, _ = self.v.call("GET", "/v1/me", token=tok)
+                    return None if s == 401 else "his session survived (%s)" % s
+                allowed = p.kind == "instance_admin" or (
+                    p.kind == "structure_admin" and sid == p.structure)
+                self.cell(R_AIDANT_REMOVE, label + "'s aidant", p, "DELETE",
+                          "/v1/structures/%s/aidants/%s" % (sid, aid),
+                          self.sess(p, ok(204, gone) if allowed else deny(403)))
+                if not allowed:
+                    self.v.call("DELETE", "/v1/sessions/current", token=tok)
 
     def s_auditors(self):
         for p in self.principals:

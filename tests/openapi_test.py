@@ -23,9 +23,10 @@ import sys
 
 METHODS = ("get", "put", "post", "delete", "patch", "head", "options", "trace")
 # DESIGN.md's names for path parameters, plus those of routes this project
-# added beside its table (tree_size: GET /v1/journal/checkpoints/{tree_size}).
+# added beside its table (tree_size: GET /v1/journal/checkpoints/{tree_size};
+# aid: DELETE /v1/structures/{sid}/aidants/{aid}).
 PARAM_NAMES = {"pid", "did", "mid", "sid", "share_id", "token", "index",
-               "tree_size"}
+               "tree_size", "aid"}
 
 passed = 0
 failed = 0
