@@ -1,7 +1,8 @@
 /*
  * config.c: vaultd's options. Every option can be given on the command line
  * (--name value) or in a configuration file (name = value, one per line, #
- * for comments) named by --config; the command line wins.
+ * for comments) named by --config; the command line wins. Blanks around
+ * the name and around the value are not part of them.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -257,24 +258,36 @@ apply(struct vaultd_config *c, int ch, const char *arg)
 	return -1;
 }
 
-/* Reads "name = value" lines and applies them as options. */
-static int
-read_config(struct vaultd_config *c, const char *path)
+/* A copy of a value from the file, kept until vaultd_config_free: the
+ * options point into it. */
+static char *
+keep(struct vaultd_config *c, const char *value)
 {
-	char line[1024], *name, *value, *end;
+	char **grown, *v;
+
+	if ((v = strdup(value)) == NULL)
+		return NULL;
+	if ((grown = realloc(c->owned, (c->n_owned + 1) * sizeof *grown)) == NULL) {
+		free(v);
+		return NULL;
+	}
+	c->owned = grown;
+	c->owned[c->n_owned++] = v;
+	return v;
+}
+
+int
+vaultd_config_read(struct vaultd_config *c, FILE *f, const char *path)
+{
+	char line[1024], *name, *value, *end, *v;
 	const struct option *o;
 	unsigned lineno = 0;
-	FILE *f;
 
-	if ((f = fopen(path, "r")) == NULL) {
-		fprintf(stderr, "vaultd: cannot read %s: %s\n", path, strerror(errno));
-		return -1;
-	}
 	while (fgets(line, sizeof line, f) != NULL) {
 		lineno++;
 		if (strchr(line, '\n') == NULL && !feof(f)) {
 			fprintf(stderr, "vaultd: %s:%u: line too long\n", path, lineno);
-			goto fail;
+			return -1;
 		}
 		line[strcspn(line, "\r\n")] = '\0';
 		for (name = line; *name == ' ' || *name == '\t'; name++)
@@ -285,9 +298,15 @@ read_config(struct vaultd_config *c, const char *path)
 		for (end = value != NULL ? value : name + strlen(name);
 		    end > name && (end[-1] == ' ' || end[-1] == '\t'); end--)
 			;
-		if (value != NULL)
+		if (value != NULL) {
 			for (value++; *value == ' ' || *value == '\t'; value++)
 				;
+			/* "data-dir = /srv/vault " names /srv/vault */
+			for (v = value + strlen(value);
+			    v > value && (v[-1] == ' ' || v[-1] == '\t'); v--)
+				;
+			*v = '\0';
+		}
 		*end = '\0';
 		for (o = opts; o->name != NULL; o++)
 			if (strcmp(o->name, name) == 0)
@@ -296,24 +315,51 @@ read_config(struct vaultd_config *c, const char *path)
 		    o->val == O_ROUTES) {
 			fprintf(stderr, "vaultd: %s:%u: unknown option '%s'\n", path,
 			    lineno, name);
-			goto fail;
+			return -1;
 		}
 		if ((o->has_arg == required_argument) != (value != NULL && *value != '\0')) {
 			fprintf(stderr, "vaultd: %s:%u: '%s' %s a value\n", path, lineno,
 			    name, o->has_arg == required_argument ? "needs" : "takes no");
-			goto fail;
+			return -1;
 		}
-		/* kept for the life of the process: options point into it */
-		if (apply(c, o->val, value != NULL ? strdup(value) : NULL) != 0) {
+		if (value != NULL && (value = keep(c, value)) == NULL) {
+			fprintf(stderr, "vaultd: out of memory\n");
+			return -1;
+		}
+		if (apply(c, o->val, value) != 0) {
 			fprintf(stderr, "vaultd: (in %s, line %u)\n", path, lineno);
-			goto fail;
+			return -1;
 		}
 	}
-	fclose(f);
 	return 0;
-fail:
+}
+
+/* Reads the file named by --config. */
+static int
+read_config(struct vaultd_config *c, const char *path)
+{
+	FILE *f;
+	int r;
+
+	if ((f = fopen(path, "r")) == NULL) {
+		fprintf(stderr, "vaultd: cannot read %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	r = vaultd_config_read(c, f, path);
 	fclose(f);
-	return -1;
+	return r;
+}
+
+void
+vaultd_config_free(struct vaultd_config *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->n_owned; i++)
+		free(c->owned[i]);
+	free(c->owned);
+	c->owned = NULL;
+	c->n_owned = 0;
 }
 
 int
