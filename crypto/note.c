@@ -104,8 +104,8 @@ note_verify(const char *note, const char *name, const uint8_t pk[32])
 			continue;
 		memcpy(b64, line + sizeof dash - 1 + nlen + 1, slen);
 		b64[slen] = '\0';
-		if (sodium_base642bin(sigblob, sizeof sigblob, b64, slen, NULL, &slen,
-		    NULL, sodium_base64_VARIANT_ORIGINAL) != 0 ||
+		if (vault_base64_decode(sigblob, sizeof sigblob, b64, slen, &slen,
+		    sodium_base64_VARIANT_ORIGINAL) != 0 ||
 		    slen != 4 + crypto_sign_BYTES || memcmp(sigblob, want, 4) != 0)
 			continue;
 		if (crypto_sign_verify_detached(sigblob + 4, (const uint8_t *)note,
@@ -149,7 +149,7 @@ note_checkpoint_parse(const char *note, char origin[NOTE_NAME_MAX + 1],
 	b64[l3 - l2 - 1] = '\0';
 	*size = strtoull(num, &end, 10);
 	if (num[0] == '\0' || *end != '\0' ||
-	    sodium_base642bin(root, 32, b64, strlen(b64), NULL, &blen, NULL,
+	    vault_base64_decode(root, 32, b64, strlen(b64), &blen,
 	    sodium_base64_VARIANT_ORIGINAL) != 0 || blen != 32)
 		return VAULT_ERR_FORMAT;
 	return VAULT_OK;
