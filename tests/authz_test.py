@@ -97,6 +97,8 @@ R_JOURNAL = "GET /v1/journal"
 R_CP_GET = "GET /v1/journal/checkpoint"
 R_CP_POST = "POST /v1/journal/checkpoint"
 R_ENTRY = "GET /v1/journal/entries/{}"
+R_CP_AT = "GET /v1/journal/checkpoints/{}"
+R_CP_TS = "GET /v1/journal/checkpoints/{}/timestamp"
 R_INCLUSION = "GET /v1/journal/proof/inclusion"
 R_CONSISTENCY = "GET /v1/journal/proof/consistency"
 R_TSA = "GET /v1/tsa/certificates"
@@ -956,6 +958,8 @@ class Matrix:
 
     def s_nyi_journal(self):
         a_index = self.first_index[self.A.id]
+        st, note, _ = self.v.call("POST", "/v1/journal/checkpoint", token=self.admin.token)
+        cp_size = int(note.decode().split("\n")[1]) if st == 201 else 0
         for p in self.principals:
             audit = p.kind in ("instance_admin", "auditor")
             self.cell(R_CP_GET, "-", p, "GET", "/v1/journal/checkpoint",
@@ -965,6 +969,11 @@ class Matrix:
                                 else nyi_deny()))
             self.cell(R_ENTRY, "0", p, "GET", "/v1/journal/entries/0",
                       self.sess(p, nyi_ok() if audit else nyi_deny()))
+            self.cell(R_CP_AT, "kept", p, "GET", "/v1/journal/checkpoints/%d" % cp_size,
+                      self.sess(p, ok(200) if audit else deny(403)))
+            self.cell(R_CP_TS, "kept", p, "GET",
+                      "/v1/journal/checkpoints/%d/timestamp" % cp_size,
+                      self.sess(p, ok(200) if audit else deny(403)))
             # inclusion: administrators, auditors, the person for her own
             self.cell(R_INCLUSION, "A's entry", p, "GET",
                       "/v1/journal/proof/inclusion?index=%d&tree_size=%d" % (
