@@ -1,5 +1,6 @@
 /* note.c: C2SP signed notes and checkpoints (see note.h). */
 #include <openssl/sha.h>
+#include <errno.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -147,8 +148,15 @@ note_checkpoint_parse(const char *note, char origin[NOTE_NAME_MAX + 1],
 	num[l2 - l1 - 1] = '\0';
 	memcpy(b64, l2 + 1, (size_t)(l3 - l2 - 1));
 	b64[l3 - l2 - 1] = '\0';
+	/* the tree size in its one decimal form: digits only (strtoull also
+	 * takes blanks, signs and leading zeros: found by fuzz_checkpoint_note),
+	 * no leading zero, no overflow */
+	if (num[0] == '\0' || (num[0] == '0' && num[1] != '\0') ||
+	    strspn(num, "0123456789") != strlen(num))
+		return VAULT_ERR_FORMAT;
+	errno = 0;
 	*size = strtoull(num, &end, 10);
-	if (num[0] == '\0' || *end != '\0' ||
+	if (errno != 0 || *end != '\0' ||
 	    vault_base64_decode(root, 32, b64, strlen(b64), &blen,
 	    sodium_base64_VARIANT_ORIGINAL) != 0 || blen != 32)
 		return VAULT_ERR_FORMAT;
