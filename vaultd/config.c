@@ -365,16 +365,23 @@ vaultd_config_free(struct vaultd_config *c)
 int
 vaultd_config_parse(struct vaultd_config *c, int argc, char **argv)
 {
-	int ch, i;
+	int ch;
 
 	memset(c, 0, sizeof *c);
 	c->listen = VAULTD_DEFAULT_LISTEN;
 	store_options_default(&c->store);
 	api_options_default(&c->api);
-	/* the configuration file first, so that the command line wins */
-	for (i = 1; i + 1 < argc; i++)
-		if (strcmp(argv[i], "--config") == 0 && read_config(c, argv[i + 1]) != 0)
+	/* the configuration file first, so that the command line wins; found
+	 * by getopt itself, not by looking for the word: in "--data-dir
+	 * --config --quiet", --config is a directory's name (fuzz_config) */
+	optind = 1;
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1)
+		if (ch == O_CONFIG && read_config(c, optarg) != 0) {
+			opterr = 1;
 			return -1;
+		}
+	opterr = 1;
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		if (ch == O_HELP) {
