@@ -1039,6 +1039,7 @@ h_mandates_grant(struct api_request *rq)
 	vault_id pid;
 	json_t *o;
 	vault_err r;
+	int ok;
 
 	if (api_param_id(rq, 0, &pid) != 0)
 		return MHD_YES;
@@ -1047,9 +1048,9 @@ h_mandates_grant(struct api_request *rq)
 		return forbidden(rq);
 	if ((o = api_body_json(rq)) == NULL)
 		return MHD_YES;
-	r = api_body_mandate(o, &b, &bad);
-	json_decref(o);
-	if (r != 0)
+	ok = api_body_mandate(o, &b, &bad) == 0;
+	json_decref(o); /* b holds no pointer into it */
+	if (!ok)
 		return api_refuse(rq, &bad);
 	u = session_account(rq);
 	r = mandates_grant(rq->st, &u, &b.aidant, b.scopes, b.categories, b.days,
@@ -1158,6 +1159,7 @@ h_share_create(struct api_request *rq)
 	vault_id pid, did;
 	enum MHD_Result ret;
 	vault_err r;
+	int ok;
 
 	if (api_param_id(rq, 0, &pid) != 0 || api_param_id(rq, 1, &did) != 0)
 		return MHD_YES;
@@ -1165,9 +1167,9 @@ h_share_create(struct api_request *rq)
 		return forbidden(rq);
 	if ((o = api_body_json(rq)) == NULL)
 		return MHD_YES;
-	r = api_body_share(o, &b, &bad);
-	json_decref(o);
-	if (r != 0)
+	ok = api_body_share(o, &b, &bad) == 0;
+	json_decref(o); /* b holds no pointer into it */
+	if (!ok)
 		return api_refuse(rq, &bad);
 	u = session_account(rq);
 	r = shares_create(rq->st, &u, &did, b.hours, b.max_downloads, rq->origin,
