@@ -234,26 +234,15 @@ categories_json(unsigned mask)
 
 /* ---- accounts and sessions --------------------------------------------------- */
 
-/* Secret policy (SECURITY.md): a person's secret only has to be non-empty;
- * people who guard others' papers need longer ones. */
-static size_t
-secret_min(const char *role)
-{
-	if (strcmp(role, "person") == 0)
-		return 1;
-	if (strcmp(role, "aidant") == 0 || strcmp(role, "structure_admin") == 0)
-		return 10;
-	return INSTANCE_ADMIN_SECRET_MIN;
-}
-
+/* Bodies are read and checked in parse.c (the secret policy too): the
+ * handlers decide who may, and act. */
 static enum MHD_Result
 bad_secret(struct api_request *rq, const char *role)
 {
-	char msg[128];
+	struct api_bad bad;
 
-	snprintf(msg, sizeof msg, "The secret must have at least %zu character%s.",
-	    secret_min(role), secret_min(role) > 1 ? "s" : "");
-	return api_error(rq, 400, "weak_secret", msg);
+	api_bad_secret(role, &bad);
+	return api_refuse(rq, &bad);
 }
 
 static enum MHD_Result
@@ -262,7 +251,8 @@ h_login(struct api_request *rq)
 	struct account_unlocked u;
 	struct unlock_report rep;
 	char token[SESSION_TOKEN_TEXT_LEN + 1];
-	const char *login, *secret;
+	struct api_login_body b;
+	struct api_bad bad;
 	enum MHD_Result ret;
 	int64_t expires;
 	json_t *o;
@@ -272,16 +262,16 @@ h_login(struct api_request *rq)
 		return MHD_YES;
 	if ((o = api_body_json(rq)) == NULL)
 		return MHD_YES;
-	if (api_json_string(rq, o, "login", 1, 256, &login) != 0 ||
-	    api_json_string(rq, o, "secret", 1, KEYS_SECRET_MAX_LEN, &secret) != 0) {
+	if (api_body_login(o, &b, &bad) != 0) {
 		json_decref(o);
-		return MHD_YES;
+		return api_refuse(rq, &bad);
 	}
 	if (api_argon_enter(rq) != 0) {
 		json_decref(o);
 		return MHD_YES;
 	}
-	r = accounts_unlock(rq->st, login, secret, strlen(secret), rq->origin, &u, &rep);
+	r = accounts_unlock(rq->st, b.login, b.secret, strlen(b.secret), rq->origin,
+	    &u, &rep);
 	api_argon_leave(rq);
 	json_decref(o);
 	api_ip_result(rq, r == VAULT_OK);
@@ -361,7 +351,8 @@ account_create_error(struct api_request *rq, vault_err r)
 static enum MHD_Result
 h_persons_create(struct api_request *rq)
 {
-	const char *login, *name, *secret;
+	struct api_person_body b;
+	struct api_bad bad;
 	char *code = NULL;
 	enum MHD_Result ret;
 	int64_t expires;
@@ -376,21 +367,19 @@ h_persons_create(struct api_request *rq)
 		    "Ask an aidant to open your vault, or log in first.");
 	if ((o = api_body_json(rq)) == NULL)
 		return MHD_YES;
-	if (api_json_string(rq, o, "login", 1, ACCOUNT_LOGIN_MAX, &login) != 0 ||
-	    api_json_string(rq, o, "display_name", 1, ACCOUNT_NAME_MAX, &name) != 0 ||
-	    api_json_string(rq, o, "secret", 0, KEYS_SECRET_MAX_LEN, &secret) != 0) {
+	if (api_body_person(o, &b, &bad) != 0) {
 		json_decref(o);
-		return MHD_YES;
+		return api_refuse(rq, &bad);
 	}
 	if (rq->have_session) {
-		if (secret != NULL) {
+		if (b.secret != NULL) {
 			json_decref(o);
 			return api_error(rq, 400, "secret_not_allowed", "Nobody sets a "
 			    "person's secret for her: she chooses it herself with "
 			    "her activation code.");
 		}
-		r = accounts_enrol(rq->st, login, name, &rq->sess.account, rq->origin,
-		    &id, &code, &expires);
+		r = accounts_enrol(rq->st, b.login, b.display_name, &rq->sess.account,
+		    rq->origin, &id, &code, &expires);
 		json_decref(o);
 		if (r != VAULT_OK)
 			return account_create_error(rq, r);
@@ -400,7 +389,7 @@ h_persons_create(struct api_request *rq)
 		sodium_free(code);
 		return ret;
 	}
-	if (secret == NULL || strlen(secret) < secret_min("person")) {
+	if (b.secret == NULL || strlen(b.secret) < api_secret_min("person")) {
 		json_decref(o);
 		return bad_secret(rq, "person");
 	}
@@ -408,8 +397,8 @@ h_persons_create(struct api_request *rq)
 		json_decref(o);
 		return MHD_YES;
 	}
-	r = accounts_create(rq->st, login, name, "person", NULL, NULL, secret,
-	    strlen(secret), &id, &code);
+	r = accounts_create(rq->st, b.login, b.display_name, "person", NULL, NULL,
+	    b.secret, strlen(b.secret), &id, &code);
 	api_argon_leave(rq);
 	json_decref(o);
 	if (r != VAULT_OK)
@@ -425,24 +414,19 @@ h_persons_create(struct api_request *rq)
  * against the policy, then inside the Argon2id gate. Returns 0 with *op to
  * json_decref and the gate to leave, or -1 after answering. */
 static int
-code_request(struct api_request *rq, const char *code_field, size_t code_max,
-    const char *secret_field, json_t **op, const char **login,
-    const char **code, const char **secret)
+code_request(struct api_request *rq,
+    int (*parse)(json_t *, struct api_code_body *, struct api_bad *),
+    json_t **op, struct api_code_body *b)
 {
+	struct api_bad bad;
 	json_t *o;
 
 	*op = NULL;
 	if (api_ip_check(rq) != 0 || (o = api_body_json(rq)) == NULL)
 		return -1;
-	if (api_json_string(rq, o, "login", 1, 256, login) != 0 ||
-	    api_json_string(rq, o, code_field, 1, code_max, code) != 0 ||
-	    api_json_string(rq, o, secret_field, 1, KEYS_SECRET_MAX_LEN, secret) != 0) {
+	if (parse(o, b, &bad) != 0) {
 		json_decref(o);
-		return -1;
-	}
-	if (strlen(*secret) < secret_min("person")) {
-		json_decref(o);
-		bad_secret(rq, "person");
+		api_refuse(rq, &bad);
 		return -1;
 	}
 	if (api_argon_enter(rq) != 0) {
@@ -456,17 +440,16 @@ code_request(struct api_request *rq, const char *code_field, size_t code_max,
 static enum MHD_Result
 h_activate(struct api_request *rq)
 {
-	const char *login, *acode, *secret;
+	struct api_code_body b;
 	char *code = NULL;
 	enum MHD_Result ret;
 	vault_id id;
 	json_t *o;
 	vault_err r;
 
-	if (code_request(rq, "activation_code", 64, "secret", &o, &login, &acode,
-	    &secret) != 0)
+	if (code_request(rq, api_body_activate, &o, &b) != 0)
 		return MHD_YES;
-	r = accounts_activate(rq->st, login, acode, secret, strlen(secret),
+	r = accounts_activate(rq->st, b.login, b.code, b.secret, strlen(b.secret),
 	    rq->origin, &id, &code);
 	api_argon_leave(rq);
 	json_decref(o);
@@ -486,17 +469,16 @@ h_activate(struct api_request *rq)
 static enum MHD_Result
 h_recover(struct api_request *rq)
 {
-	const char *login, *rcode, *secret;
+	struct api_code_body b;
 	char *code = NULL;
 	vault_id id;
 	enum MHD_Result ret;
 	json_t *o;
 	vault_err r;
 
-	if (code_request(rq, "recovery_code", 128, "new_secret", &o, &login,
-	    &rcode, &secret) != 0)
+	if (code_request(rq, api_body_recover, &o, &b) != 0)
 		return MHD_YES;
-	r = accounts_recover(rq->st, login, rcode, secret, strlen(secret),
+	r = accounts_recover(rq->st, b.login, b.code, b.secret, strlen(b.secret),
 	    rq->origin, &id, &code);
 	/* Sessions opened with the old secret end now. */
 	if (r == VAULT_OK)
@@ -518,7 +500,8 @@ h_recover(struct api_request *rq)
 static enum MHD_Result
 h_structures_create(struct api_request *rq)
 {
-	const char *name;
+	struct api_structure_body b;
+	struct api_bad bad;
 	vault_id id;
 	json_t *o;
 	vault_err r;
@@ -527,11 +510,12 @@ h_structures_create(struct api_request *rq)
 		return forbidden(rq);
 	if ((o = api_body_json(rq)) == NULL)
 		return MHD_YES;
-	if (api_json_string(rq, o, "name", 1, ACCOUNT_NAME_MAX, &name) != 0) {
+	if (api_body_structure(o, &b, &bad) != 0) {
 		json_decref(o);
-		return MHD_YES;
+		return api_refuse(rq, &bad);
 	}
-	r = accounts_structure_create(rq->st, name, &rq->sess.account, rq->origin, &id);
+	r = accounts_structure_create(rq->st, b.name, &rq->sess.account, rq->origin,
+	    &id);
 	json_decref(o);
 	if (r != VAULT_OK)
 		return account_create_error(rq, r);
@@ -544,7 +528,8 @@ static enum MHD_Result
 create_member(struct api_request *rq, const char *role, const vault_id *structure,
     const char *id_field)
 {
-	const char *login, *name, *secret;
+	struct api_member_body b;
+	struct api_bad bad;
 	char *code = NULL;
 	vault_id id;
 	json_t *o;
@@ -552,35 +537,16 @@ create_member(struct api_request *rq, const char *role, const vault_id *structur
 
 	if ((o = api_body_json(rq)) == NULL)
 		return MHD_YES;
-	if (api_json_string(rq, o, "login", 1, ACCOUNT_LOGIN_MAX, &login) != 0 ||
-	    api_json_string(rq, o, "display_name", 1, ACCOUNT_NAME_MAX, &name) != 0 ||
-	    api_json_string(rq, o, "secret", 1, KEYS_SECRET_MAX_LEN, &secret) != 0) {
+	if (api_body_member(o, role, &b, &bad) != 0) {
 		json_decref(o);
-		return MHD_YES;
-	}
-	if (role == NULL) {
-		const char *want;
-		if (api_json_string(rq, o, "role", 0, 32, &want) != 0) {
-			json_decref(o);
-			return MHD_YES;
-		}
-		role = want == NULL ? "aidant" : want;
-		if (strcmp(role, "aidant") != 0 && strcmp(role, "structure_admin") != 0) {
-			json_decref(o);
-			return api_error(rq, 400, "bad_role",
-			    "The role is \"aidant\" or \"structure_admin\".");
-		}
-	}
-	if (strlen(secret) < secret_min(role)) {
-		json_decref(o);
-		return bad_secret(rq, role);
+		return api_refuse(rq, &bad);
 	}
 	if (api_argon_enter(rq) != 0) {
 		json_decref(o);
 		return MHD_YES;
 	}
-	r = accounts_create(rq->st, login, name, role, structure, &rq->sess.account,
-	    secret, strlen(secret), &id, &code);
+	r = accounts_create(rq->st, b.login, b.display_name, b.role, structure,
+	    &rq->sess.account, b.secret, strlen(b.secret), &id, &code);
 	api_argon_leave(rq);
 	json_decref(o);
 	/* The recovery code of an account made by someone else goes to
@@ -720,22 +686,6 @@ h_auditors_create(struct api_request *rq)
 
 /* ---- documents ------------------------------------------------------------ */
 
-/* "application/pdf; charset=…" → "application/pdf", lower case. */
-static void
-media_type_of(struct api_request *rq, char out[DOC_MEDIA_TYPE_MAX + 1])
-{
-	const char *ct = MHD_lookup_connection_value(rq->c, MHD_HEADER_KIND,
-	    MHD_HTTP_HEADER_CONTENT_TYPE);
-	size_t i;
-
-	if (ct == NULL || *ct == '\0')
-		ct = "application/octet-stream";
-	for (i = 0; ct[i] != '\0' && ct[i] != ';' && ct[i] != ' ' &&
-	    i < DOC_MEDIA_TYPE_MAX; i++)
-		out[i] = (char)tolower((unsigned char)ct[i]);
-	out[i] = '\0';
-}
-
 enum MHD_Result api_upload_begin(struct api_request *rq);
 
 /* First call of a deposit: everything is checked before a byte is read. */
@@ -744,10 +694,11 @@ api_upload_begin(struct api_request *rq)
 {
 	char media[DOC_MEDIA_TYPE_MAX + 1];
 	struct document_meta m;
+	struct api_bad bad;
 	const char *cl;
-	uint64_t len = 0, used;
+	uint64_t used = 0;
 	vault_id pid;
-	int cat, have_len = 0;
+	int cat;
 	vault_err r;
 
 	if (api_param_id(rq, 0, &pid) != 0)
@@ -756,24 +707,11 @@ api_upload_begin(struct api_request *rq)
 	m.category = api_arg(rq, "category");
 	m.issued = api_arg(rq, "issued");
 	m.expires = api_arg(rq, "expires");
-	if (m.issued != NULL && *m.issued == '\0')
-		m.issued = NULL;
-	if (m.expires != NULL && *m.expires == '\0')
-		m.expires = NULL;
-	media_type_of(rq, media);
+	api_media_type(MHD_lookup_connection_value(rq->c, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_CONTENT_TYPE), media);
 	m.media_type = media;
-	if (m.title == NULL || *m.title == '\0' || strlen(m.title) > DOC_TITLE_MAX ||
-	    !vault_utf8_valid(m.title))
-		return api_error(rq, 400, "bad_title",
-		    "Give the paper a title (\"title\"), up to 200 bytes of UTF-8.");
-	if ((cat = documents_category_index(m.category)) < 0)
-		return api_error(rq, 400, "bad_category", "The category is not one of: "
-		    "identity, residence, health, housing, employment, income, tax, "
-		    "family, schooling, bank, justice, other.");
-	if ((m.issued != NULL && !documents_date_valid(m.issued)) ||
-	    (m.expires != NULL && !documents_date_valid(m.expires)))
-		return api_error(rq, 400, "bad_date",
-		    "Dates are written YYYY-MM-DD and must exist.");
+	if ((cat = api_upload_meta(&m, &bad)) < 0)
+		return api_refuse(rq, &bad);
 	/* Who may deposit: the person, or an aidant with a deposit mandate
 	 * for this category. */
 	if (!is_self(rq, &pid)) {
@@ -786,19 +724,15 @@ api_upload_begin(struct api_request *rq)
 		if (r != VAULT_OK)
 			return api_vault_error(rq, r);
 	}
-	if ((cl = MHD_lookup_connection_value(rq->c, MHD_HEADER_KIND,
-	    MHD_HTTP_HEADER_CONTENT_LENGTH)) != NULL) {
-		len = strtoull(cl, NULL, 10);
-		have_len = 1;
-	}
-	if (have_len && len > rq->st->opt.max_document_size)
-		return api_error(rq, 413, "too_large",
-		    "This paper is larger than the vault accepts.");
-	if ((r = documents_usage(rq->st, &pid, &used)) != VAULT_OK)
+	/* A declared length is checked against both limits before a byte is
+	 * read; without one (chunked), documents_put_write stops at them. */
+	cl = MHD_lookup_connection_value(rq->c, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_CONTENT_LENGTH);
+	if (cl != NULL && (r = documents_usage(rq->st, &pid, &used)) != VAULT_OK)
 		return api_vault_error(rq, r);
-	if (have_len && used + len > rq->st->opt.quota_bytes)
-		return api_error(rq, 507, "quota_exceeded",
-		    "This vault is full: delete a paper, or ask to raise the limit.");
+	if (api_upload_limits(cl, rq->st->opt.max_document_size, used,
+	    rq->st->opt.quota_bytes, &bad) != 0)
+		return api_refuse(rq, &bad);
 	if (api_upload_slot_take(rq->srv) != 0)
 		return api_error(rq, 429, "too_many_uploads",
 		    "Too many papers are being sent at once. Try again in a moment.");
@@ -1216,58 +1150,17 @@ h_export(struct api_request *rq)
 
 /* ---- mandates -------------------------------------------------------------- */
 
-static int
-parse_scopes(json_t *a, int *scopes)
-{
-	size_t i;
-	json_t *v;
-
-	*scopes = 0;
-	if (!json_is_array(a) || json_array_size(a) == 0)
-		return -1;
-	json_array_foreach(a, i, v) {
-		if (!json_is_string(v))
-			return -1;
-		if (strcmp(json_string_value(v), "deposit") == 0)
-			*scopes |= MANDATE_SCOPE_DEPOSIT;
-		else if (strcmp(json_string_value(v), "read") == 0)
-			*scopes |= MANDATE_SCOPE_READ;
-		else
-			return -1;
-	}
-	return 0;
-}
-
-static int
-parse_categories(json_t *a, unsigned *mask)
-{
-	size_t i;
-	json_t *v;
-	int c;
-
-	*mask = 0;
-	if (!json_is_array(a) || json_array_size(a) == 0)
-		return -1;
-	json_array_foreach(a, i, v) {
-		if (!json_is_string(v) ||
-		    (c = documents_category_index(json_string_value(v))) < 0)
-			return -1;
-		*mask |= 1u << c;
-	}
-	return 0;
-}
-
 static enum MHD_Result
 h_mandates_grant(struct api_request *rq)
 {
 	struct mandate_info m;
 	struct account_unlocked u;
-	const char *aid_t;
-	json_t *o, *days;
-	vault_id pid, aid;
-	unsigned mask;
-	int scopes;
+	struct api_mandate_body b;
+	struct api_bad bad;
+	vault_id pid;
+	json_t *o;
 	vault_err r;
+	int ok;
 
 	if (api_param_id(rq, 0, &pid) != 0)
 		return MHD_YES;
@@ -1276,35 +1169,13 @@ h_mandates_grant(struct api_request *rq)
 		return forbidden(rq);
 	if ((o = api_body_json(rq)) == NULL)
 		return MHD_YES;
-	if (api_json_string(rq, o, "aidant_id", 1, VAULT_ID_TEXT_LEN, &aid_t) != 0) {
-		json_decref(o);
-		return MHD_YES;
-	}
-	days = json_object_get(o, "duration_days");
-	if (vault_id_from_text(aid_t, &aid) != VAULT_OK) {
-		json_decref(o);
-		return api_error(rq, 400, "bad_identifier", "aidant_id is not well formed.");
-	}
-	if (parse_scopes(json_object_get(o, "scopes"), &scopes) != 0) {
-		json_decref(o);
-		return api_error(rq, 400, "bad_scopes",
-		    "scopes is a list of \"deposit\" and \"read\".");
-	}
-	if (parse_categories(json_object_get(o, "categories"), &mask) != 0) {
-		json_decref(o);
-		return api_error(rq, 400, "bad_category",
-		    "categories is a non-empty list of known categories.");
-	}
-	if (!json_is_integer(days) || json_integer_value(days) < 1 ||
-	    json_integer_value(days) > MANDATE_DAYS_MAX) {
-		json_decref(o);
-		return api_error(rq, 400, "bad_duration",
-		    "duration_days is a whole number from 1 to 365.");
-	}
+	ok = api_body_mandate(o, &b, &bad) == 0;
+	json_decref(o); /* b holds no pointer into it */
+	if (!ok)
+		return api_refuse(rq, &bad);
 	u = session_account(rq);
-	r = mandates_grant(rq->st, &u, &aid, scopes, mask,
-	    (int)json_integer_value(days), rq->origin, &m);
-	json_decref(o);
+	r = mandates_grant(rq->st, &u, &b.aidant, b.scopes, b.categories, b.days,
+	    rq->origin, &m);
 	if (r == VAULT_ERR_NOTFOUND)
 		return api_error(rq, 404, "unknown_aidant", "There is no such aidant.");
 	if (r != VAULT_OK)
@@ -1403,10 +1274,13 @@ h_share_create(struct api_request *rq)
 	char token[SHARE_TOKEN_TEXT_LEN + 1], url[512];
 	struct share_info si;
 	struct account_unlocked u;
-	json_t *o, *hours, *maxd;
+	struct api_share_body b;
+	struct api_bad bad;
+	json_t *o;
 	vault_id pid, did;
 	enum MHD_Result ret;
 	vault_err r;
+	int ok;
 
 	if (api_param_id(rq, 0, &pid) != 0 || api_param_id(rq, 1, &did) != 0)
 		return MHD_YES;
@@ -1414,20 +1288,13 @@ h_share_create(struct api_request *rq)
 		return forbidden(rq);
 	if ((o = api_body_json(rq)) == NULL)
 		return MHD_YES;
-	hours = json_object_get(o, "expires_in_hours");
-	maxd = json_object_get(o, "max_downloads");
-	if (!json_is_integer(hours) || json_integer_value(hours) < 1 ||
-	    json_integer_value(hours) > SHARE_HOURS_MAX ||
-	    !json_is_integer(maxd) || json_integer_value(maxd) < 1 ||
-	    json_integer_value(maxd) > SHARE_DOWNLOADS_MAX) {
-		json_decref(o);
-		return api_error(rq, 400, "bad_request", "expires_in_hours is a whole "
-		    "number from 1 to 744, max_downloads from 1 to 100.");
-	}
+	ok = api_body_share(o, &b, &bad) == 0;
+	json_decref(o); /* b holds no pointer into it */
+	if (!ok)
+		return api_refuse(rq, &bad);
 	u = session_account(rq);
-	r = shares_create(rq->st, &u, &did, (unsigned)json_integer_value(hours),
-	    (unsigned)json_integer_value(maxd), rq->origin, &si, token);
-	json_decref(o);
+	r = shares_create(rq->st, &u, &did, b.hours, b.max_downloads, rq->origin,
+	    &si, token);
 	if (r == VAULT_ERR_NOTFOUND)
 		return api_error(rq, 404, "not_found", "There is no such paper.");
 	if (r != VAULT_OK)
@@ -1508,25 +1375,12 @@ event_one(void *ctx, const struct journal_row *row)
 static int
 parse_paging(struct api_request *rq, struct journal_filter *f)
 {
-	const char *after = api_arg(rq, "after"), *limit = api_arg(rq, "limit");
-	char *end;
+	struct api_bad bad;
 
-	f->after_index = -1;
-	f->limit = 1000;
-	if (after != NULL) {
-		f->after_index = strtoll(after, &end, 10);
-		if (*after == '\0' || *end != '\0' || f->after_index < -1) {
-			api_error(rq, 400, "bad_request", "after is a journal index.");
-			return -1;
-		}
-	}
-	if (limit != NULL) {
-		long v = strtol(limit, &end, 10);
-		if (*limit == '\0' || *end != '\0' || v < 1 || v > 1000) {
-			api_error(rq, 400, "bad_request", "limit is from 1 to 1000.");
-			return -1;
-		}
-		f->limit = (unsigned)v;
+	if (api_parse_paging(api_arg(rq, "after"), api_arg(rq, "limit"), f,
+	    &bad) != 0) {
+		api_refuse(rq, &bad);
+		return -1;
 	}
 	return 0;
 }
@@ -1561,54 +1415,20 @@ h_person_journal(struct api_request *rq)
 	return run_journal(rq, &f, 0);
 }
 
-/* RFC 3339 "YYYY-MM-DDTHH:MM:SSZ" to ms, or -1. */
-static int64_t
-parse_instant(const char *s)
-{
-	struct tm tm;
-	const char *end;
-
-	struct tm back;
-	time_t t;
-
-	memset(&tm, 0, sizeof tm);
-	end = strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm);
-	if (end == NULL || *end != '\0')
-		return -1;
-	back = tm;
-	t = timegm(&back);
-	/* strptime takes February 30th; timegm would move it to March */
-	if (back.tm_mday != tm.tm_mday || back.tm_mon != tm.tm_mon ||
-	    back.tm_year != tm.tm_year || back.tm_hour != tm.tm_hour ||
-	    back.tm_min != tm.tm_min || back.tm_sec != tm.tm_sec)
-		return -1;
-	return (int64_t)t * 1000;
-}
-
 static enum MHD_Result
 h_journal_search(struct api_request *rq)
 {
 	struct journal_filter f;
-	const char *since = api_arg(rq, "since");
-	vault_id tmp;
+	struct api_bad bad;
 
 	if (!role_is(rq, "instance_admin") && !role_is(rq, "auditor"))
 		return forbidden(rq);
 	memset(&f, 0, sizeof f);
 	if (parse_paging(rq, &f) != 0)
 		return MHD_YES;
-	f.person = api_arg(rq, "person");
-	f.actor = api_arg(rq, "actor");
-	f.action = api_arg(rq, "action");
-	if ((f.person != NULL && vault_id_from_text(f.person, &tmp) != VAULT_OK) ||
-	    (f.actor != NULL && vault_id_from_text(f.actor, &tmp) != VAULT_OK))
-		return api_error(rq, 400, "bad_identifier",
-		    "person and actor are account identifiers.");
-	if (f.action != NULL && strlen(f.action) > JOURNAL_ACTION_MAX)
-		return api_error(rq, 400, "bad_request", "Unknown action.");
-	if (since != NULL && (f.since_ms = parse_instant(since)) < 0)
-		return api_error(rq, 400, "bad_date",
-		    "since is an instant like 2026-11-22T14:05:00Z.");
+	if (api_parse_journal_search(api_arg(rq, "person"), api_arg(rq, "actor"),
+	    api_arg(rq, "action"), api_arg(rq, "since"), &f, &bad) != 0)
+		return api_refuse(rq, &bad);
 	return run_journal(rq, &f, 1);
 }
 
@@ -1624,11 +1444,9 @@ is_auditor(const struct api_request *rq)
 static int
 arg_u64(struct api_request *rq, const char *name, uint64_t *v)
 {
-	const char *s = api_arg(rq, name);
-	char *end, msg[96];
+	char msg[96];
 
-	if (s == NULL || *s == '\0' || *s == '-' ||
-	    (*v = strtoull(s, &end, 10), *end != '\0')) {
+	if (api_parse_u64(api_arg(rq, name), v) != 0) {
 		snprintf(msg, sizeof msg, "%s is a whole number.", name);
 		api_error(rq, 400, "bad_request", msg);
 		return -1;
@@ -1654,15 +1472,14 @@ hashes_json(uint8_t path[64][32], unsigned count)
 static enum MHD_Result
 h_journal_entry(struct api_request *rq)
 {
-	char entry[JOURNAL_ENTRY_MAX], *end, *copy;
+	char entry[JOURNAL_ENTRY_MAX], *copy;
 	uint64_t index;
 	size_t len;
 	vault_err r;
 
 	if (!is_auditor(rq))
 		return forbidden(rq);
-	index = strtoull(rq->params[0], &end, 10);
-	if (rq->params[0][0] == '-' || *end != '\0')
+	if (api_parse_u64(rq->params[0], &index) != 0)
 		return api_error(rq, 400, "bad_request", "The index is a whole number.");
 	if ((r = journal_entry(rq->st, index, entry, &len)) != VAULT_OK)
 		return r == VAULT_ERR_NOTFOUND ? api_error(rq, 404, "not_found",
@@ -1772,15 +1589,13 @@ static int
 checkpoint_at(struct api_request *rq, char **note, uint8_t **der, size_t *len)
 {
 	uint64_t size;
-	char *end;
 	vault_err r;
 
 	if (!is_auditor(rq)) {
 		(void)forbidden(rq);
 		return -1;
 	}
-	size = strtoull(rq->params[0], &end, 10);
-	if (rq->params[0][0] < '0' || rq->params[0][0] > '9' || *end != '\0') {
+	if (api_parse_u64(rq->params[0], &size) != 0) {
 		(void)api_error(rq, 400, "bad_request", "The tree size is a whole number.");
 		return -1;
 	}

@@ -25,11 +25,9 @@
 
 #include "api.h"
 #include "documents.h"
+#include "parse.h"
 #include "sessions.h"
 #include "store.h"
-
-#define API_PARAMS_MAX 3
-#define API_PARAM_MAX 64
 
 enum api_body { API_BODY_NONE, API_BODY_JSON, API_BODY_UPLOAD };
 enum api_auth { API_ANON, API_SESSION, API_SESSION_OPTIONAL };
@@ -125,13 +123,11 @@ enum MHD_Result api_queue(struct api_request *rq, unsigned status,
 /* Frees what json_dumps returned (jansson's allocator wipes on free). */
 void api_json_free(void *p);
 
-/* The request's JSON object, or NULL after answering 400 itself. */
+/* The request's JSON object (api_parse_json_object), or NULL after
+ * answering 400 or 413 itself. */
 json_t *api_body_json(struct api_request *rq);
-/* A string member: required or not, at most max bytes, no NUL inside.
- * Returns 0 and *out (NULL if absent and optional), or -1 after answering
- * 400 naming the field. */
-int api_json_string(struct api_request *rq, json_t *o, const char *key,
-    int required, size_t max, const char **out);
+/* Answers a refusal of parse.c. */
+enum MHD_Result api_refuse(struct api_request *rq, const struct api_bad *bad);
 /* Writes an RFC 3339 UTC instant ("2026-11-22T14:05:00Z"). */
 void api_time(int64_t ms, char out[32]);
 /* A query argument, or NULL. */

@@ -3,8 +3,7 @@
  * a route of handlers.c, and go from there to storage/ (documents, accounts,
  * mandates, shares), which calls crypto/ and the disk.
  *
- * Divisions of this file, in order: options; responses and the error
- * table; request helpers; store handles, Argon2id gate, throttling and
+ * Divisions of this file, in order: responses and the error table; request helpers; store handles, Argon2id gate, throttling and
  * upload slots; the request's life (access handler, completion); start and
  * stop.
  */
@@ -25,33 +24,6 @@
 #include "mandates.h"
 #include "shares.h"
 #include "vault_os.h"
-
-/* ---- options ------------------------------------------------------------ */
-
-void
-api_options_default(struct api_options *o)
-{
-	memset(o, 0, sizeof *o);
-	o->max_connections = 64;
-	o->max_uploads = 16;
-	/* one address must not hold every connection; a France Services
-	 * office puts many people behind one address, hence not lower */
-	o->max_connections_per_address = 48;
-	o->json_max_anonymous = 4096;
-	o->json_max = 65536;
-	o->header_max = 16384;
-	o->login_min_ms = 400;
-	o->argon_concurrency = 2;
-	o->argon_queue = 32;
-	o->max_sessions = 4096;
-	o->session_idle_ms = 15 * 60 * 1000;
-	o->session_lifetime_ms = 2 * 3600 * 1000;
-	o->ip_failures_free = 10;
-	o->sweep_ms = 30 * 1000;
-	o->checkpoint_entries = 1000;
-	o->checkpoint_ms = 5 * 60 * 1000;
-	o->tsa_retry_ms = 60 * 1000;
-}
 
 /* ---- responses ---------------------------------------------------------- */
 
@@ -185,50 +157,22 @@ api_vault_error(struct api_request *rq, vault_err r)
 json_t *
 api_body_json(struct api_request *rq)
 {
-	json_error_t jerr;
+	struct api_bad bad;
 	json_t *o;
 
 	if (rq->body_too_big) {
 		api_error(rq, 413, "too_large", "This request's body is too large.");
 		return NULL;
 	}
-	if (rq->body == NULL || rq->body_len == 0) {
-		api_error(rq, 400, "bad_request", "A JSON object is expected.");
-		return NULL;
-	}
-	o = json_loadb(rq->body, rq->body_len, JSON_REJECT_DUPLICATES, &jerr);
-	if (o == NULL || !json_is_object(o)) {
-		json_decref(o);
-		api_error(rq, 400, "bad_json", "The body is not a JSON object.");
-		return NULL;
-	}
+	if ((o = api_parse_json_object(rq->body, rq->body_len, &bad)) == NULL)
+		api_refuse(rq, &bad);
 	return o;
 }
 
-int
-api_json_string(struct api_request *rq, json_t *o, const char *key,
-    int required, size_t max, const char **out)
+enum MHD_Result
+api_refuse(struct api_request *rq, const struct api_bad *bad)
 {
-	json_t *v = json_object_get(o, key);
-	char msg[160];
-
-	*out = NULL;
-	if (v == NULL || json_is_null(v)) {
-		if (!required)
-			return 0;
-		snprintf(msg, sizeof msg, "The field \"%s\" is missing.", key);
-		api_error(rq, 400, "bad_request", msg);
-		return -1;
-	}
-	if (!json_is_string(v) || json_string_length(v) > max ||
-	    strlen(json_string_value(v)) != json_string_length(v)) {
-		snprintf(msg, sizeof msg, "The field \"%s\" must be a text of at "
-		    "most %zu bytes.", key, max);
-		api_error(rq, 400, "bad_request", msg);
-		return -1;
-	}
-	*out = json_string_value(v);
-	return 0;
+	return api_error(rq, bad->status, bad->code, bad->message);
 }
 
 void
@@ -520,23 +464,7 @@ match(const char *method, const char *url, char params[][API_PARAM_MAX + 1],
 
 	*path_known = 0;
 	for (i = 0; i < api_routes_count; i++) {
-		const char *p = api_routes[i].pattern, *u = url;
-		int np = 0, ok = 1;
-		while (*p != '\0' && ok) {
-			if (p[0] == '{' && p[1] == '}') {
-				size_t n = strcspn(u, "/");
-				if (n == 0 || n > API_PARAM_MAX || np == API_PARAMS_MAX) {
-					ok = 0;
-					break;
-				}
-				memcpy(params[np], u, n);
-				params[np++][n] = '\0';
-				u += n;
-				p += 2;
-			} else if (*p++ != *u++)
-				ok = 0;
-		}
-		if (!ok || *u != '\0')
+		if (!api_path_match(api_routes[i].pattern, url, params))
 			continue;
 		if (strcmp(api_routes[i].method, method) == 0)
 			return &api_routes[i];
@@ -601,6 +529,7 @@ static enum MHD_Result
 first_call(struct api_request *rq, const char *method, const char *url)
 {
 	const char *auth, *cl;
+	uint64_t declared;
 	size_t headers = 0;
 	int path_known;
 
@@ -640,7 +569,8 @@ first_call(struct api_request *rq, const char *method, const char *url)
 		    rq->srv->opt.json_max_anonymous;
 		cl = MHD_lookup_connection_value(rq->c, MHD_HEADER_KIND,
 		    MHD_HTTP_HEADER_CONTENT_LENGTH);
-		if (cl != NULL && strtoull(cl, NULL, 10) > rq->body_max)
+		if (cl != NULL && (api_content_length(cl, &declared) != 0 ||
+		    declared > rq->body_max))
 			return api_error(rq, 413, "too_large",
 			    "This request's body is too large.");
 		if ((rq->body = sodium_malloc(rq->body_max)) == NULL)

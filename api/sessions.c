@@ -149,8 +149,8 @@ sessions_lookup(struct sessions *s, const char *token_text, struct session_view 
 
 	memset(v, 0, sizeof *v);
 	if (strlen(token_text) != SESSION_TOKEN_TEXT_LEN ||
-	    sodium_base642bin(token, sizeof token, token_text, SESSION_TOKEN_TEXT_LEN,
-	    NULL, &tlen, NULL, sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||
+	    vault_base64_decode(token, sizeof token, token_text, SESSION_TOKEN_TEXT_LEN,
+	    &tlen, sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||
 	    tlen != SESSION_TOKEN_LEN)
 		return VAULT_ERR_AUTH;
 	SHA256(token, sizeof token, h);

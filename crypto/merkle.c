@@ -34,13 +34,16 @@ merkle_node_hash(const uint8_t l[MERKLE_HASH_LEN], const uint8_t r[MERKLE_HASH_L
 	SHA256(buf, sizeof buf, out);
 }
 
-/* The largest power of two strictly smaller than n (n >= 2). */
+/* The largest power of two strictly smaller than n (n >= 2). Written so
+ * that k never doubles past 2^63: "while (k << 1 < n)" wrapped k to 0 for
+ * n > 2^63 and looped for ever (fuzz_proof; the journal's own sizes never
+ * come near, but merkle.h promises an answer for any size). */
 static uint64_t
 split(uint64_t n)
 {
 	uint64_t k = 1;
 
-	while (k << 1 < n)
+	while (k <= (n - 1) >> 1)
 		k <<= 1;
 	return k;
 }

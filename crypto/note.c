@@ -1,5 +1,6 @@
 /* note.c: C2SP signed notes and checkpoints (see note.h). */
 #include <openssl/sha.h>
+#include <errno.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -104,8 +105,8 @@ note_verify(const char *note, const char *name, const uint8_t pk[32])
 			continue;
 		memcpy(b64, line + sizeof dash - 1 + nlen + 1, slen);
 		b64[slen] = '\0';
-		if (sodium_base642bin(sigblob, sizeof sigblob, b64, slen, NULL, &slen,
-		    NULL, sodium_base64_VARIANT_ORIGINAL) != 0 ||
+		if (vault_base64_decode(sigblob, sizeof sigblob, b64, slen, &slen,
+		    sodium_base64_VARIANT_ORIGINAL) != 0 ||
 		    slen != 4 + crypto_sign_BYTES || memcmp(sigblob, want, 4) != 0)
 			continue;
 		if (crypto_sign_verify_detached(sigblob + 4, (const uint8_t *)note,
@@ -147,9 +148,16 @@ note_checkpoint_parse(const char *note, char origin[NOTE_NAME_MAX + 1],
 	num[l2 - l1 - 1] = '\0';
 	memcpy(b64, l2 + 1, (size_t)(l3 - l2 - 1));
 	b64[l3 - l2 - 1] = '\0';
+	/* the tree size in its one decimal form: digits only (strtoull also
+	 * takes blanks, signs and leading zeros: found by fuzz_checkpoint_note),
+	 * no leading zero, no overflow */
+	if (num[0] == '\0' || (num[0] == '0' && num[1] != '\0') ||
+	    strspn(num, "0123456789") != strlen(num))
+		return VAULT_ERR_FORMAT;
+	errno = 0;
 	*size = strtoull(num, &end, 10);
-	if (num[0] == '\0' || *end != '\0' ||
-	    sodium_base642bin(root, 32, b64, strlen(b64), NULL, &blen, NULL,
+	if (errno != 0 || *end != '\0' ||
+	    vault_base64_decode(root, 32, b64, strlen(b64), &blen,
 	    sodium_base64_VARIANT_ORIGINAL) != 0 || blen != 32)
 		return VAULT_ERR_FORMAT;
 	return VAULT_OK;

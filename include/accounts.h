@@ -51,6 +51,11 @@ vault_err accounts_create(struct store *s, const char *login,
 #define ACCOUNT_ACTIVATION_TEXT_LEN 14
 #define ACCOUNT_ACTIVATION_MS (3600 * 1000)
 
+/* An activation code as typed (any case, dashes and spaces) to its 12
+ * symbols in upper case; VAULT_ERR_FORMAT otherwise (out wiped). */
+vault_err accounts_activation_normalise(const char *code,
+    char out[ACCOUNT_ACTIVATION_SYMBOLS + 1]);
+
 /* Enrols a person without keys: her key pair is made when she activates
  * her account with the one-time code, choosing her own secret. Only a
  * keyed hash of the code is stored. *codep: guarded, sodium_free it.

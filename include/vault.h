@@ -57,4 +57,10 @@ void vault_id_to_text(const vault_id *id, char out[VAULT_ID_TEXT_LEN + 1]);
  * leaving *id zeroed. */
 vault_err vault_id_from_text(const char *text, vault_id *id);
 
+/* sodium_base642bin() without a characters-to-ignore list, refusing any
+ * byte outside the variant's alphabet (and '=') first: libsodium 1.0.18
+ * decodes some bytes above 0x7f as letters. 0 or -1, like libsodium. */
+int vault_base64_decode(uint8_t *out, size_t cap, const char *text, size_t len,
+    size_t *outlen, int variant);
+
 #endif

@@ -293,11 +293,10 @@ static const char activation_label[] = "vault/activation/v1";
 
 /* BLAKE2b-256(key = pepper, label ‖ normalised code): a stolen database
  * alone does not reveal a pending code. */
-static vault_err
-activation_hash(const struct store *s, const char *code, uint8_t out[32])
+vault_err
+accounts_activation_normalise(const char *code,
+    char out[ACCOUNT_ACTIVATION_SYMBOLS + 1])
 {
-	char norm[ACCOUNT_ACTIVATION_SYMBOLS + 1];
-	crypto_generichash_state st;
 	size_t n = 0;
 	const char *p;
 
@@ -307,17 +306,30 @@ activation_hash(const struct store *s, const char *code, uint8_t out[32])
 			continue;
 		if (c >= 'a' && c <= 'z')
 			c = (char)(c - 'a' + 'A');
-		if (strchr(KEYS_RECOVERY_ALPHABET, c) == NULL ||
+		if (c == '\0' || strchr(KEYS_RECOVERY_ALPHABET, c) == NULL ||
 		    n == ACCOUNT_ACTIVATION_SYMBOLS) {
-			sodium_memzero(norm, sizeof norm);
+			sodium_memzero(out, ACCOUNT_ACTIVATION_SYMBOLS + 1);
 			return VAULT_ERR_FORMAT;
 		}
-		norm[n++] = c;
+		out[n++] = c;
 	}
+	out[n] = '\0';
 	if (n != ACCOUNT_ACTIVATION_SYMBOLS) {
-		sodium_memzero(norm, sizeof norm);
+		sodium_memzero(out, ACCOUNT_ACTIVATION_SYMBOLS + 1);
 		return VAULT_ERR_FORMAT;
 	}
+	return VAULT_OK;
+}
+
+static vault_err
+activation_hash(const struct store *s, const char *code, uint8_t out[32])
+{
+	char norm[ACCOUNT_ACTIVATION_SYMBOLS + 1];
+	crypto_generichash_state st;
+	size_t n = ACCOUNT_ACTIVATION_SYMBOLS;
+
+	if (accounts_activation_normalise(code, norm) != VAULT_OK)
+		return VAULT_ERR_FORMAT;
 	crypto_generichash_init(&st, s->pepper, KEYS_PEPPER_LEN, 32);
 	crypto_generichash_update(&st, (const uint8_t *)activation_label,
 	    sizeof activation_label - 1);

@@ -122,9 +122,9 @@ receipts_verify(const char *text, size_t len, const uint8_t pk[32])
 	receipt = json_object_get(env, "receipt");
 	sigj = json_object_get(env, "signature");
 	if (!json_is_object(receipt) || !json_is_string(sigj) ||
-	    sodium_base642bin(sig, sizeof sig, json_string_value(sigj),
-	    json_string_length(sigj), NULL, &slen, NULL,
-	    sodium_base64_VARIANT_ORIGINAL) != 0 || slen != sizeof sig)
+	    vault_base64_decode(sig, sizeof sig, json_string_value(sigj),
+	    json_string_length(sigj), &slen, sodium_base64_VARIANT_ORIGINAL) != 0 ||
+	    slen != sizeof sig)
 		goto out;
 	if ((bytes = canonical(receipt)) == NULL) {
 		r = VAULT_ERR_NOMEM;

@@ -167,8 +167,8 @@ shares_open(struct store *s, const char *token_text, const char *origin,
 
 	*rp = NULL;
 	if (strlen(token_text) != SHARE_TOKEN_TEXT_LEN ||
-	    sodium_base642bin(token, sizeof token, token_text, SHARE_TOKEN_TEXT_LEN,
-	    NULL, &tlen, NULL, sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||
+	    vault_base64_decode(token, sizeof token, token_text, SHARE_TOKEN_TEXT_LEN,
+	    &tlen, sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||
 	    tlen != SHARE_TOKEN_LEN)
 		return VAULT_ERR_NOTFOUND;
 	token_hash(token, h);

@@ -1014,6 +1014,11 @@ class Matrix:
                                 else nyi_deny()))
             self.cell(R_ENTRY, "0", p, "GET", "/v1/journal/entries/0",
                       self.sess(p, nyi_ok() if audit else nyi_deny()))
+            self.cell(R_CP_AT, "kept", p, "GET", "/v1/journal/checkpoints/%d" % cp_size,
+                      self.sess(p, ok(200) if audit else deny(403)))
+            self.cell(R_CP_TS, "kept", p, "GET",
+                      "/v1/journal/checkpoints/%d/timestamp" % cp_size,
+                      self.sess(p, ok(200) if audit else deny(403)))
             # inclusion: administrators, auditors, the person for her own
             self.cell(R_INCLUSION, "A's entry", p, "GET",
                       "/v1/journal/proof/inclusion?index=%d&tree_size=%d" % (

@@ -242,8 +242,8 @@ cmd_journal_verify(int argc, char **argv)
 		/* name+hash+base64(0x01 ‖ key) */
 		const char *p1 = strchr(vkey, '+'), *p2 = p1 ? strchr(p1 + 1, '+') : NULL;
 		if (p2 == NULL || (size_t)(p1 - vkey) > NOTE_NAME_MAX ||
-		    sodium_base642bin(raw, sizeof raw, p2 + 1, strlen(p2 + 1), NULL, &n,
-		    NULL, sodium_base64_VARIANT_ORIGINAL) != 0 || n != 33 || raw[0] != 0x01) {
+		    vault_base64_decode(raw, sizeof raw, p2 + 1, strlen(p2 + 1), &n,
+		    sodium_base64_VARIANT_ORIGINAL) != 0 || n != 33 || raw[0] != 0x01) {
 			fprintf(stderr, "vaultctl: not a verifier key: %s\n", vkey);
 			db_close(db);
 			return 2;
@@ -320,7 +320,7 @@ cmd_receipt_verify(int argc, char **argv)
 	if (optind != argc - 1 || (key == NULL) == (dir == NULL))
 		goto bad;
 	if (key != NULL) {
-		if (sodium_base642bin(pk, sizeof pk, key, strlen(key), NULL, &n, NULL,
+		if (vault_base64_decode(pk, sizeof pk, key, strlen(key), &n,
 		    sodium_base64_VARIANT_ORIGINAL) != 0 || n != 32) {
 			fprintf(stderr, "vaultctl: --public-key is the base64 of 32 bytes\n");
 			return 2;

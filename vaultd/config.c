@@ -1,7 +1,8 @@
 /*
  * config.c: vaultd's options. Every option can be given on the command line
  * (--name value) or in a configuration file (name = value, one per line, #
- * for comments) named by --config; the command line wins.
+ * for comments) named by --config; the command line wins. Blanks around
+ * the name and around the value are not part of them.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -305,35 +306,36 @@ apply(struct vaultd_config *c, int ch, const char *arg)
 	return -1;
 }
 
-/* Options whose value apply() keeps a pointer to. */
-static int
-keeps_arg(int ch)
+/* A copy of a value from the file, kept until vaultd_config_free: the
+ * options point into it. */
+static char *
+keep(struct vaultd_config *c, const char *value)
 {
-	return ch == O_DATA_DIR || ch == O_LISTEN || ch == O_TLS_CERT ||
-	    ch == O_TLS_KEY || ch == O_PEPPER || ch == O_TEST_CLOCK ||
-	    ch == O_TSA_URL || ch == O_TSA_CHAIN || ch == O_TSA_CERT ||
-	    ch == O_TSA_KEY;
+	char **grown, *v;
+
+	if ((v = strdup(value)) == NULL)
+		return NULL;
+	if ((grown = realloc(c->owned, (c->n_owned + 1) * sizeof *grown)) == NULL) {
+		free(v);
+		return NULL;
+	}
+	c->owned = grown;
+	c->owned[c->n_owned++] = v;
+	return v;
 }
 
-/* Reads "name = value" lines and applies them as options. */
-static int
-read_config(struct vaultd_config *c, const char *path)
+int
+vaultd_config_read(struct vaultd_config *c, FILE *f, const char *path)
 {
-	char line[1024], *name, *value, *end, *copy;
-	int rc;
+	char line[1024], *name, *value, *end, *v;
 	const struct option *o;
 	unsigned lineno = 0;
-	FILE *f;
 
-	if ((f = fopen(path, "r")) == NULL) {
-		fprintf(stderr, "vaultd: cannot read %s: %s\n", path, strerror(errno));
-		return -1;
-	}
 	while (fgets(line, sizeof line, f) != NULL) {
 		lineno++;
 		if (strchr(line, '\n') == NULL && !feof(f)) {
 			fprintf(stderr, "vaultd: %s:%u: line too long\n", path, lineno);
-			goto fail;
+			return -1;
 		}
 		line[strcspn(line, "\r\n")] = '\0';
 		for (name = line; *name == ' ' || *name == '\t'; name++)
@@ -344,9 +346,15 @@ read_config(struct vaultd_config *c, const char *path)
 		for (end = value != NULL ? value : name + strlen(name);
 		    end > name && (end[-1] == ' ' || end[-1] == '\t'); end--)
 			;
-		if (value != NULL)
+		if (value != NULL) {
 			for (value++; *value == ' ' || *value == '\t'; value++)
 				;
+			/* "data-dir = /srv/vault " names /srv/vault */
+			for (v = value + strlen(value);
+			    v > value && (v[-1] == ' ' || v[-1] == '\t'); v--)
+				;
+			*v = '\0';
+		}
 		*end = '\0';
 		for (o = opts; o->name != NULL; o++)
 			if (strcmp(o->name, name) == 0)
@@ -355,39 +363,57 @@ read_config(struct vaultd_config *c, const char *path)
 		    o->val == O_ROUTES) {
 			fprintf(stderr, "vaultd: %s:%u: unknown option '%s'\n", path,
 			    lineno, name);
-			goto fail;
+			return -1;
 		}
 		if ((o->has_arg == required_argument) != (value != NULL && *value != '\0')) {
 			fprintf(stderr, "vaultd: %s:%u: '%s' %s a value\n", path, lineno,
 			    name, o->has_arg == required_argument ? "needs" : "takes no");
-			goto fail;
+			return -1;
 		}
-		/* kept for the life of the process by the options that point
-		 * into it; the others (numbers, copied URLs) are done with it */
-		copy = NULL;
-		if (value != NULL && (copy = strdup(value)) == NULL) {
+		if (value != NULL && (value = keep(c, value)) == NULL) {
 			fprintf(stderr, "vaultd: out of memory\n");
-			goto fail;
+			return -1;
 		}
-		rc = apply(c, o->val, copy);
-		if (!keeps_arg(o->val))
-			free(copy);
-		if (rc != 0) {
+		if (apply(c, o->val, value) != 0) {
 			fprintf(stderr, "vaultd: (in %s, line %u)\n", path, lineno);
-			goto fail;
+			return -1;
 		}
 	}
-	fclose(f);
 	return 0;
-fail:
+}
+
+/* Reads the file named by --config. */
+static int
+read_config(struct vaultd_config *c, const char *path)
+{
+	FILE *f;
+	int r;
+
+	if ((f = fopen(path, "r")) == NULL) {
+		fprintf(stderr, "vaultd: cannot read %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	r = vaultd_config_read(c, f, path);
 	fclose(f);
-	return -1;
+	return r;
+}
+
+void
+vaultd_config_free(struct vaultd_config *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->n_owned; i++)
+		free(c->owned[i]);
+	free(c->owned);
+	c->owned = NULL;
+	c->n_owned = 0;
 }
 
 int
 vaultd_config_parse(struct vaultd_config *c, int argc, char **argv)
 {
-	int ch, i;
+	int ch;
 
 	memset(c, 0, sizeof *c);
 	c->listen = VAULTD_DEFAULT_LISTEN;
@@ -396,10 +422,17 @@ vaultd_config_parse(struct vaultd_config *c, int argc, char **argv)
 	store_options_default(&c->store);
 	api_options_default(&c->api);
 	c->api.web_dir = VAULTD_DEFAULT_WEB_DIR;
-	/* the configuration file first, so that the command line wins */
-	for (i = 1; i + 1 < argc; i++)
-		if (strcmp(argv[i], "--config") == 0 && read_config(c, argv[i + 1]) != 0)
+	/* the configuration file first, so that the command line wins; found
+	 * by getopt itself, not by looking for the word: in "--data-dir
+	 * --config --quiet", --config is a directory's name (fuzz_config) */
+	optind = 1;
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1)
+		if (ch == O_CONFIG && read_config(c, optarg) != 0) {
+			opterr = 1;
 			return -1;
+		}
+	opterr = 1;
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		if (ch == O_HELP) {

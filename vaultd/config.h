@@ -2,6 +2,8 @@
 #ifndef VAULTD_CONFIG_H
 #define VAULTD_CONFIG_H
 
+#include <stdio.h>
+
 #include "api.h"
 #include "store.h"
 
@@ -23,13 +25,21 @@ struct vaultd_config {
 	unsigned scrub_share;             /* percent of the time it may read */
 	struct store_options store;
 	struct api_options api;
+	char **owned;           /* values read from --config FILE */
+	size_t n_owned;
 };
 
 /* Fills c from argv (and from --config FILE, whose "name = value" lines
  * are read as --name value before the command line, which overrides
  * them). Returns 0, 1 if --help or --routes was handled, or -1 after
  * printing what is wrong on stderr. Strings point into argv or into
- * memory kept for the life of the process. */
+ * c->owned, which vaultd_config_free frees. */
 int vaultd_config_parse(struct vaultd_config *c, int argc, char **argv);
+/* Reads "name = value" lines from f into c (path names it in messages).
+ * Returns 0, or -1 after printing what is wrong. */
+int vaultd_config_read(struct vaultd_config *c, FILE *f, const char *path);
+/* Frees the values read from a configuration file (c's strings may point
+ * into them). */
+void vaultd_config_free(struct vaultd_config *c);
 
 #endif

@@ -205,7 +205,8 @@ main(int argc, char **argv)
 {
 	struct sockaddr_storage ss;
 	struct store_recovery rep;
-	struct vaultd_config c;
+	/* static: the options point into it for the life of the process */
+	static struct vaultd_config c;
 	struct api_server *srv = NULL;
 	struct scrubber *scrub = NULL;
 	struct store *s = NULL;
