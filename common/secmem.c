@@ -7,8 +7,13 @@
 #include "secmem.h"
 
 /* The block's size sits just before what the caller gets, inside the
- * guarded allocation; 16 bytes keep the caller's pointer 16-aligned. */
+ * guarded allocation; 16 bytes keep the caller's pointer 16-aligned.
+ * sodium_malloc puts the end of what it returns against its guard page,
+ * so its start is only as aligned as the size it is asked for: the size
+ * is rounded up to a multiple of 16 (a block may end up to 15 bytes
+ * before the guard page). */
 #define SECMEM_HDR 16
+#define SECMEM_ROUND(n) (((n) + 15) & ~(size_t)15)
 #define SECMEM_SLOTS 64
 
 struct slot {
@@ -26,7 +31,7 @@ secmem_alloc(size_t len)
 	uint8_t *b = NULL;
 	unsigned i;
 
-	if (len > SIZE_MAX - SECMEM_HDR)
+	if (len > SIZE_MAX - SECMEM_HDR - 15)
 		return NULL;
 	pthread_mutex_lock(&mu);
 	for (i = 0; i < SECMEM_SLOTS; i++)
@@ -37,7 +42,7 @@ secmem_alloc(size_t len)
 			break;
 		}
 	pthread_mutex_unlock(&mu);
-	if (b == NULL && (b = sodium_malloc(len + SECMEM_HDR)) == NULL)
+	if (b == NULL && (b = sodium_malloc(SECMEM_ROUND(len) + SECMEM_HDR)) == NULL)
 		return NULL;
 	*(size_t *)(void *)b = len;
 	return b + SECMEM_HDR;

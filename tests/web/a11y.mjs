@@ -19,6 +19,10 @@ async function population(v) {
   const sid = (await v.call('POST', '/v1/structures', { name: 'Association Solidarité' }, admin)).body.structure_id;
   const aid = (await v.call('POST', '/v1/structures/' + sid + '/aidants', { login: 'amina', secret: 'aidant secret 2026', display_name: 'Amina', role: 'aidant' }, admin)).body.aidant_id;
   await v.call('POST', '/v1/structures/' + sid + '/aidants', { login: 'sam', secret: 'structure admin 2026', display_name: 'Sam', role: 'structure_admin' }, admin);
+  // a removed aidant (the lists show him removed) and a second structure
+  const bruno = (await v.call('POST', '/v1/structures/' + sid + '/aidants', { login: 'bruno', secret: 'bruno secret 2026', display_name: 'Bruno', role: 'aidant' }, admin)).body.aidant_id;
+  await v.call('DELETE', '/v1/structures/' + sid + '/aidants/' + bruno, undefined, admin);
+  await v.call('POST', '/v1/structures', { name: 'Bibliothèque du centre' }, admin);
   const amina = await v.login('amina', 'aidant secret 2026');
   const e = (await v.call('POST', '/v1/persons', { login: 'karim', display_name: 'Karim' }, amina)).body;
   await v.call('POST', '/v1/activate', { login: 'karim', activation_code: e.activation_code, secret: 'soleil' });
@@ -154,13 +158,21 @@ async function main() {
     // the structure administrator
     await login('sam', 'structure admin 2026');
     await go('structure');
+    await page.locator('main li.member').first().waitFor();
     await snap('structure');
+    await page.getByRole('button', { name: 'Retirer Amina' }).click();
+    await page.locator('main .confirm').waitFor();
+    await snap('structure-confirm');
     await end();
 
     // the instance administrator: no page asks for a paper
     const before = requests.length;
     await login('admin', ADMIN_SECRET);
+    await page.locator('main li.structure').first().waitFor();
     await snap('structures');
+    await page.getByRole('link', { name: 'Association Solidarité' }).click();
+    await page.locator('main li.member').first().waitFor();
+    await snap('organisation');
     await go('audit');
     await page.getByRole('button', { name: 'Chercher' }).click();
     await page.locator('main table').waitFor();
@@ -172,7 +184,7 @@ async function main() {
     check("the administrator's pages ask for no paper", !asked.length, asked);
     await end();
     check('no page error (' + pages.length + ' pages)', !errors.length, errors);
-    check('every page was checked', pages.length >= 24, pages.length);
+    check('every page was checked', pages.length >= 26, pages.length);
     rc = check.finish();
   } catch (e) {
     console.log('FAIL the run stopped: ' + (e.stack || e));
