@@ -680,8 +680,15 @@ documents_put_commit(struct document_put *p, struct document_info *info)
 	 * leave a row without a blob. Kept, the outcome is the whole document
 	 * or an orphan that start-up reports; never half of one. */
 	blob_durable = 0;
-	if ((r = job.commit_r) != VAULT_OK)
+	if ((r = job.commit_r) != VAULT_OK) {
+		/* ...except when SQLite found no room for the WAL frames
+		 * (SQLITE_FULL): the commit frame was never written whole, the
+		 * transaction is rolled back for certain, and the answer says
+		 * nothing was stored, so nothing must be: the blob goes too. */
+		if (r == VAULT_ERR_NOSPACE)
+			blob_durable = 1;
 		goto out;
+	}
 	if (info != NULL) {
 		info->id = p->id;
 		info->owner = p->owner;
