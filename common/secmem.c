@@ -7,8 +7,13 @@
 #include "secmem.h"
 
 /* The block's size sits just before what the caller gets, inside the
- * guarded allocation; 16 bytes keep the caller's pointer 16-aligned. */
+ * guarded allocation; 16 bytes keep the caller's pointer 16-aligned,
+ * provided the allocation is a multiple of 16 too: sodium_malloc puts a
+ * block's end against its guard page, so a block of another size starts
+ * misaligned (a misaligned size_t store, which UBSan stopped vaultd on at
+ * the first deposit, and misaligned memory handed to zlib for its state). */
 #define SECMEM_HDR 16
+#define SECMEM_ROUND(n) (((n) + 15) & ~(size_t)15)
 #define SECMEM_SLOTS 64
 
 struct slot {
@@ -26,7 +31,7 @@ secmem_alloc(size_t len)
 	uint8_t *b = NULL;
 	unsigned i;
 
-	if (len > SIZE_MAX - SECMEM_HDR)
+	if (len > SIZE_MAX - SECMEM_HDR - 15)
 		return NULL;
 	pthread_mutex_lock(&mu);
 	for (i = 0; i < SECMEM_SLOTS; i++)
@@ -37,7 +42,7 @@ secmem_alloc(size_t len)
 			break;
 		}
 	pthread_mutex_unlock(&mu);
-	if (b == NULL && (b = sodium_malloc(len + SECMEM_HDR)) == NULL)
+	if (b == NULL && (b = sodium_malloc(SECMEM_ROUND(len) + SECMEM_HDR)) == NULL)
 		return NULL;
 	*(size_t *)(void *)b = len;
 	return b + SECMEM_HDR;
