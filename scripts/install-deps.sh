@@ -7,7 +7,7 @@ set -eu
 PACKAGES="build-essential cmake pkg-config
 libsodium-dev libsqlite3-dev libmicrohttpd-dev libssl-dev zlib1g-dev
 libjansson-dev libarchive-dev libcurl4-openssl-dev
-python3 python3-nacl sqlite3 strace curl"
+python3 python3-nacl sqlite3 strace valgrind curl"
 
 missing=""
 for p in $PACKAGES; do
