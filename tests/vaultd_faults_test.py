@@ -27,7 +27,8 @@ SECURITY.md section 6 states, checked:
     requests on an open connection answer 503 busy, health stays ok; once
     the limit is back, requests succeed and a new connection is accepted as
     soon as one closes (libmicrohttpd suspends accept() after EMFILE until a
-    connection closes).
+    connection closes). At start-up vaultd raises its soft limit to what
+    --max-connections may need, and warns when the hard limit is too low.
 
 usage: vaultd_faults_test.py BUILD_DIR WORKDIR
 """
@@ -439,6 +440,29 @@ def part_rlimit():
           "every listed document whole", not q, q)
 
 
+def soft_nofile(pid):
+    with open("/proc/%d/limits" % pid) as f:
+        return int(re.search(r"^Max open files\s+(\d+)", f.read(), re.M).group(1))
+
+
+def part_startup_limit():
+    """vaultd raises its soft RLIMIT_NOFILE to what --max-connections may
+    need (6 per connection + 64), up to the hard limit, and warns when the
+    hard limit is too low."""
+    got = []
+    for hard in (4096, 300):
+        v = S.fresh("nofile")
+        S.stop(v)
+        v.wrapper = ["prlimit", "--nofile=256:%d" % hard, "--"]
+        v.extra = v.extra + ["--max-connections", "100"]
+        v.start()
+        got.append((soft_nofile(v.proc.pid), "warning: 300 file descriptors" in v.read_log()))
+        S.stop(v)
+    check("vaultd raises its soft descriptor limit for --max-connections 100 (256 -> %d), "
+          "and warns when the hard limit (300) is too low" % got[0][0],
+          got == [(664, False), (300, True)], got)
+
+
 def main():
     global S
     shutil.rmtree(WORK, ignore_errors=True)
@@ -455,6 +479,7 @@ def main():
     print("# ENOSPC: %d points, %.0fs" % (n2, time.time() - t0), flush=True)
     n3 = part_emfile()
     part_rlimit()
+    part_startup_limit()
     print("# EMFILE: %d points, %.0fs" % (n3, time.time() - t0), flush=True)
     print("fault points tried: %d EIO, %d ENOSPC, %d EMFILE" % (n, n2, n3))
     check("every vaultd stopped with SIGTERM exited 0%s" % (
