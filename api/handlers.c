@@ -867,17 +867,38 @@ h_document_get(struct api_request *rq)
 	return api_json(rq, 200, document_json(rq->st, &info));
 }
 
+/* A download in progress. libmicrohttpd decrypts into a buffer of its own
+ * (the response's, malloc'd, block-size bytes) and frees it without wiping:
+ * the last 256 KiB of every paper downloaded stayed in the heap. The buffer
+ * is wiped when the response is destroyed, which libmicrohttpd does after
+ * calling content_free and before freeing it. */
+struct download {
+	struct document_read *rd;
+	char *buf;      /* libmicrohttpd's buffer, as the reader was given it */
+	size_t used;    /* the most bytes ever written into it */
+};
+
 static ssize_t
 content_reader(void *cls, uint64_t pos, char *buf, size_t max)
 {
-	struct document_read *rd = cls;
+	struct download *dl = cls;
 	vault_err r = VAULT_OK;
 	size_t n, k;
 
+	if (dl->buf == NULL)
+		dl->buf = buf;
+	if (buf != dl->buf) {
+		/* not the buffer we thought: wipe what we know, then follow */
+		sodium_memzero(dl->buf, dl->used);
+		dl->buf = buf;
+		dl->used = 0;
+	}
+	if (max > dl->used)
+		dl->used = max;
 	/* fill what libmicrohttpd offers (several chunks): fewer, larger
 	 * sends */
 	for (n = 0; n < max; n += k) {
-		if ((r = documents_read(rd, buf + n, max - n, &k)) != VAULT_OK)
+		if ((r = documents_read(dl->rd, buf + n, max - n, &k)) != VAULT_OK)
 			break;
 		if (k == 0)
 			break;
@@ -898,7 +919,12 @@ content_reader(void *cls, uint64_t pos, char *buf, size_t max)
 static void
 content_free(void *cls)
 {
-	documents_close(cls);
+	struct download *dl = cls;
+
+	if (dl->buf != NULL)
+		sodium_memzero(dl->buf, dl->used);
+	documents_close(dl->rd);
+	free(dl);
 }
 
 /* Streams an opened document as the response. */
@@ -907,13 +933,20 @@ send_document(struct api_request *rq, struct document_read *rd,
     const struct document_info *info)
 {
 	struct MHD_Response *resp;
+	struct download *dl;
 	char disp[64 + DOC_TITLE_MAX * 3], *o;
 	const char *t;
 
+	if ((dl = calloc(1, sizeof *dl)) == NULL) {
+		documents_close(rd);
+		return api_vault_error(rq, VAULT_ERR_NOMEM);
+	}
+	dl->rd = rd;
 	resp = MHD_create_response_from_callback(info->size, 256 * 1024,
-	    content_reader, rd, content_free);
+	    content_reader, dl, content_free);
 	if (resp == NULL) {
 		documents_close(rd);
+		free(dl);
 		return MHD_NO;
 	}
 	rq->bytes_out += info->size;

@@ -21,7 +21,7 @@ vault_strerror(vault_err r)
 	case VAULT_ERR_TRUNCATED: return "stored data is truncated";
 	case VAULT_ERR_NOSPACE: return "no space left on the storage";
 	case VAULT_ERR_UNSUPPORTED: return "unsupported format version or option";
-	case VAULT_ERR_BUSY: return "the database is busy; try again";
+	case VAULT_ERR_BUSY: return "busy (the database is locked, or no file descriptor is free); try again";
 	case VAULT_ERR_UNAVAILABLE: return "a remote service did not answer, or answered wrongly";
 	case VAULT_ERR_STOPPED: return "writes are stopped after a storage failure; restart once the storage is checked";
 	}

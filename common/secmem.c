@@ -7,11 +7,11 @@
 #include "secmem.h"
 
 /* The block's size sits just before what the caller gets, inside the
- * guarded allocation; 16 bytes keep the caller's pointer 16-aligned.
- * sodium_malloc puts the end of what it returns against its guard page,
- * so its start is only as aligned as the size it is asked for: the size
- * is rounded up to a multiple of 16 (a block may end up to 15 bytes
- * before the guard page). */
+ * guarded allocation; 16 bytes keep the caller's pointer 16-aligned,
+ * provided the allocation is a multiple of 16 too: sodium_malloc puts a
+ * block's end against its guard page, so a block of another size starts
+ * misaligned (a misaligned size_t store, which UBSan stopped vaultd on at
+ * the first deposit, and misaligned memory handed to zlib for its state). */
 #define SECMEM_HDR 16
 #define SECMEM_ROUND(n) (((n) + 15) & ~(size_t)15)
 #define SECMEM_SLOTS 64

@@ -45,6 +45,17 @@ void db_finish(struct vault_db *db, sqlite3_stmt *st);
 /* Runs a cached statement without parameters or rows (SAVEPOINT ...). */
 vault_err db_run(struct vault_db *db, const char *sql);
 
+/* A truncating WAL checkpoint (after a deletion or a revocation, so that
+ * the removed key wrappings leave the WAL file). VAULT_OK also when a
+ * reader kept it from finishing; VAULT_ERR_IO if a sync failed. */
+vault_err db_checkpoint_truncate(struct vault_db *db);
+
+/* 1 once a checkpoint on this connection, explicit or automatic (every
+ * 1000 WAL frames, run by db.c itself instead of SQLite, which would
+ * ignore a failure), failed with an I/O error: a sync may have failed, and
+ * store_note_failure stops the store. */
+int db_sync_failed(const struct vault_db *db);
+
 /* Maps an SQLite result code to a vault_err. */
 vault_err db_err(int rc);
 

@@ -27,7 +27,7 @@ typedef enum {
 	VAULT_ERR_NOSPACE = -11,   /* the disk is full */
 	VAULT_ERR_UNSUPPORTED = -12, /* a format version or option this build does not know */
 	VAULT_ERR_STOPPED = -13,   /* writes refused since an earlier storage failure */
-	VAULT_ERR_BUSY = -14,      /* the database is locked by another writer: retry */
+	VAULT_ERR_BUSY = -14,      /* locked by another writer, or no file descriptor free: retry */
 	VAULT_ERR_UNAVAILABLE = -15, /* a remote service (external TSA) did not answer well */
 } vault_err;
 

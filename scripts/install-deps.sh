@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 PACKAGES="build-essential cmake pkg-config
 libsodium-dev libsqlite3-dev libmicrohttpd-dev libssl-dev zlib1g-dev
 libjansson-dev libarchive-dev libcurl4-openssl-dev
-python3 python3-nacl sqlite3 strace curl chromium
+python3 python3-nacl sqlite3 strace valgrind curl chromium
 clang libclang-rt-14-dev"
 
 missing=""

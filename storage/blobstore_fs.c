@@ -90,18 +90,34 @@ errno_err(void)
 	case ENOMEM: return VAULT_ERR_NOMEM;
 	case ENOENT: return VAULT_ERR_NOTFOUND;
 	case EEXIST: return VAULT_ERR_EXISTS;
+	/* no descriptor free: the request fails (503), nothing stops */
+	case EMFILE:
+	case ENFILE: return VAULT_ERR_BUSY;
 	default: return VAULT_ERR_IO;
 	}
 }
 
-/* mkdir that is durable: the new entry is fsynced in its parent. */
-static int
+/* After vault_os_fsync_dir failed: a directory that could not be opened
+ * for want of a descriptor or memory is not a failed sync (which alone
+ * stops the store). */
+static vault_err
+dirsync_err(void)
+{
+	return errno == EMFILE || errno == ENFILE ? VAULT_ERR_BUSY :
+	    errno == ENOMEM ? VAULT_ERR_NOMEM : VAULT_ERR_IO;
+}
+
+/* mkdir that is durable: the new entry is fsynced in its parent. A failed
+ * mkdir is errno_err's (a full disk is NOSPACE), a failed sync IO. */
+static vault_err
 mkdir_durable(const char *path, const char *parent)
 {
 	if (mkdir(path, 0700) != 0)
-		return errno == EEXIST ? 0 : -1;
-	return vault_os_fsync_dir(parent);
+		return errno == EEXIST ? VAULT_OK : errno_err();
+	return vault_os_fsync_dir(parent) == 0 ? VAULT_OK : dirsync_err();
 }
+
+
 
 static int
 path_join(char *out, const char *a, const char *b)
@@ -188,10 +204,8 @@ fs_put_commit(struct blobstore_put *p)
 		goto fail;
 	}
 	p->fd = -1;
-	if (mkdir_durable(p->subdir, p->bs->dir) != 0) {
-		r = VAULT_ERR_IO;
+	if ((r = mkdir_durable(p->subdir, p->bs->dir)) != VAULT_OK)
 		goto fail;
-	}
 	/* 3. the name, atomically, never over an existing blob */
 	if (vault_os.rename(p->tmp, p->final) != 0) {
 		r = errno_err();
@@ -200,7 +214,7 @@ fs_put_commit(struct blobstore_put *p)
 	p->tmp[0] = '\0';
 	/* 4. the directory entry */
 	if (vault_os_fsync_dir(p->subdir) != 0) {
-		r = VAULT_ERR_IO;
+		r = dirsync_err();
 		/* Visible but not known durable: take it back, so that the
 		 * caller's failure leaves nothing behind. */
 		vault_os.unlink(p->final);
@@ -294,7 +308,7 @@ fs_remove(struct blobstore *bs, const char *name)
 		return errno_err();
 	snprintf(sub, PATH_MAX, "%s/%.2s", bs->dir, name);
 	if (vault_os_fsync_dir(sub) != 0)
-		return VAULT_ERR_IO;
+		return dirsync_err();
 	return VAULT_OK;
 }
 
@@ -418,6 +432,7 @@ blobstore_fs_open(const char *dir, struct blobstore **bsp)
 	char tdir[PATH_MAX], parent[PATH_MAX];
 	struct blobstore *bs;
 	char *slash;
+	vault_err r;
 
 	*bsp = NULL;
 	if (path_join(tdir, dir, "tmp") != 0 || strlen(dir) >= PATH_MAX)
@@ -427,8 +442,9 @@ blobstore_fs_open(const char *dir, struct blobstore **bsp)
 		*slash = '\0';
 	else
 		strcpy(parent, ".");
-	if (mkdir_durable(dir, parent) != 0 || mkdir_durable(tdir, dir) != 0)
-		return errno_err();
+	if ((r = mkdir_durable(dir, parent)) != VAULT_OK ||
+	    (r = mkdir_durable(tdir, dir)) != VAULT_OK)
+		return r;
 	if ((bs = calloc(1, sizeof *bs)) == NULL || (bs->dir = strdup(dir)) == NULL) {
 		free(bs);
 		return VAULT_ERR_NOMEM;

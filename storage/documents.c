@@ -695,8 +695,15 @@ documents_put_commit(struct document_put *p, struct document_info *info)
 	 * leave a row without a blob. Kept, the outcome is the whole document
 	 * or an orphan that start-up reports; never half of one. */
 	blob_durable = 0;
-	if ((r = job.commit_r) != VAULT_OK)
+	if ((r = job.commit_r) != VAULT_OK) {
+		/* ...except when SQLite found no room for the WAL frames
+		 * (SQLITE_FULL): the commit frame was never written whole, the
+		 * transaction is rolled back for certain, and the answer says
+		 * nothing was stored, so nothing must be: the blob goes too. */
+		if (r == VAULT_ERR_NOSPACE)
+			blob_durable = 1;
 		goto out;
+	}
 	if (info != NULL) {
 		info->id = p->id;
 		info->owner = p->owner;
@@ -1071,14 +1078,14 @@ documents_delete(struct store *s, const vault_id *owner, const vault_id *doc,
 	 * still holds the old ones: checkpoint and truncate it so that the
 	 * wrapping leaves the disk now, not at some later checkpoint. (Best
 	 * effort: a concurrent reader can hold the old frames a little longer.) */
-	rc = sqlite3_wal_checkpoint_v2(h, NULL, SQLITE_CHECKPOINT_TRUNCATE,
-	    NULL, NULL);
-	if (rc != SQLITE_OK && rc != SQLITE_BUSY)
-		(void)store_note_failure(s, db_err(rc));
+	(void)store_note_failure(s, db_checkpoint_truncate(s->db));
 	/* The deletion is committed and answered as done; a failed sync of
-	 * the checkpoint or of the blob's removal stops later writes. */
+	 * the checkpoint or of the blob's removal stops later writes. (No
+	 * descriptor free to open the directory with is not a failed sync:
+	 * the blob then may come back after a crash, as an orphan whose key
+	 * is gone, which start-up reports.) */
 	r = blobstore_remove(s->blobs, dt);
-	if (r != VAULT_OK && r != VAULT_ERR_NOTFOUND)
+	if (r == VAULT_ERR_IO)
 		(void)store_note_failure(s, VAULT_ERR_IO);
 	return VAULT_OK;
 rollback:

@@ -219,9 +219,10 @@ mandates_revoke(struct store *s, const vault_id *person, const vault_id *mandate
 	}
 	r = store_note_failure(s, db_commit(s->db));
 	if (r == VAULT_OK)
-		/* the wrappings leave the WAL too, as for a deleted document */
-		(void)sqlite3_wal_checkpoint_v2(db_handle(s->db), NULL,
-		    SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+		/* the wrappings leave the WAL too, as for a deleted document;
+		 * the revocation is committed and answered as done, but a
+		 * failed sync here stops later writes (it was ignored before) */
+		(void)store_note_failure(s, db_checkpoint_truncate(s->db));
 	return r;
 rollback:
 	db_rollback(s->db);

@@ -291,7 +291,9 @@ fail:
 vault_err
 store_note_failure(struct store *s, vault_err r)
 {
-	if (r == VAULT_ERR_IO)
+	/* a failed sync in a checkpoint (db.c) stops the store too, though
+	 * the commit that ran it succeeded */
+	if (r == VAULT_ERR_IO || db_sync_failed(s->db))
 		atomic_store(s->stopped, 1);
 	return r;
 }

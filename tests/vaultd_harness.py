@@ -36,6 +36,8 @@ class Vault:
         self.admin_secret = ADMIN_SECRET
         self.proc = None
         self.addr = None
+        self.wrapper = []  # e.g. setpriv to run vaultd as another user
+        self.cwd = None    # vaultd's working directory (None: ours)
         if init:
             shutil.rmtree(self.work, ignore_errors=True)
             os.makedirs(self.work)
@@ -56,8 +58,9 @@ class Vault:
                     ["--test-clock-file", self.clock_path] if self.test_clock else []
                 ) + FAST + self.extra
         self.log = open(self.log_path, "a")
-        self.proc = subprocess.Popen(args, stderr=subprocess.PIPE,
-                                     stdout=subprocess.DEVNULL, text=True)
+        self.proc = subprocess.Popen(self.wrapper + args, stderr=subprocess.PIPE,
+                                     stdout=subprocess.DEVNULL, text=True,
+                                     cwd=self.cwd)
         deadline = time.time() + 30
         while time.time() < deadline:
             line = self.proc.stderr.readline()

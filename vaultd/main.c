@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -166,6 +167,29 @@ read_pem(const char *path, int secret)
 	return buf;
 }
 
+/* Each connection may hold its socket, a pooled database handle (two
+ * descriptors), a blob or temp file and a directory being synced. Out of
+ * descriptors, a request answers 503 busy, and libmicrohttpd stops
+ * accepting connections until one closes: raise the soft limit toward the
+ * hard one when --max-connections needs it, and say so when it cannot. */
+static void
+fit_nofile(unsigned max_connections)
+{
+	struct rlimit rl;
+	rlim_t want = (rlim_t)max_connections * 6 + 64;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= want)
+		return;
+	rl.rlim_cur = rl.rlim_max != RLIM_INFINITY && rl.rlim_max < want ?
+	    rl.rlim_max : want;
+	if (setrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur < want)
+		fprintf(stderr, "vaultd: warning: %llu file descriptors for "
+		    "--max-connections %u, which may need %llu: raise the limit "
+		    "(ulimit -n) or lower --max-connections\n",
+		    (unsigned long long)(getrlimit(RLIMIT_NOFILE, &rl) == 0 ?
+		    rl.rlim_cur : 0), max_connections, (unsigned long long)want);
+}
+
 /* The embedded default: ./var/vault, created on first start. */
 static int
 ensure_default_data_dir(const struct vaultd_config *c)
@@ -235,6 +259,7 @@ main(int argc, char **argv)
 		    "not '%s'\n", c.listen);
 		return 2;
 	}
+	fit_nofile(c.api.max_connections);
 	if (c.test_clock_file != NULL) {
 		clock_file = c.test_clock_file;
 		vault_os.now_ms = test_clock_ms;
