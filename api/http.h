@@ -114,6 +114,11 @@ enum MHD_Result api_error(struct api_request *rq, unsigned status,
 enum MHD_Result api_vault_error(struct api_request *rq, vault_err r);
 enum MHD_Result api_no_content(struct api_request *rq);
 /* Adds the common headers to a response built elsewhere (downloads). */
+/* The hardening headers every answer carries (nosniff, no referrer, no
+ * framing, CORP), with its cache policy and CSP ("no-store" adds Pragma). */
+void api_hardening_headers(struct MHD_Response *resp, const char *cache_control,
+    const char *csp);
+/* The API's: no-store, and a CSP that allows nothing. */
 void api_common_headers(struct MHD_Response *resp);
 enum MHD_Result api_queue(struct api_request *rq, unsigned status,
     struct MHD_Response *resp);

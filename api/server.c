@@ -28,17 +28,24 @@
 /* ---- responses ---------------------------------------------------------- */
 
 void
-api_common_headers(struct MHD_Response *resp)
+api_hardening_headers(struct MHD_Response *resp, const char *cache_control,
+    const char *csp)
 {
-	/* Everything this API answers may carry personal data. */
-	MHD_add_response_header(resp, "Cache-Control", "no-store");
-	MHD_add_response_header(resp, "Pragma", "no-cache");
+	MHD_add_response_header(resp, "Cache-Control", cache_control);
+	if (strcmp(cache_control, "no-store") == 0)
+		MHD_add_response_header(resp, "Pragma", "no-cache");
 	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
 	MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
 	MHD_add_response_header(resp, "X-Frame-Options", "DENY");
-	MHD_add_response_header(resp, "Content-Security-Policy",
-	    "default-src 'none'; frame-ancestors 'none'");
+	MHD_add_response_header(resp, "Content-Security-Policy", csp);
 	MHD_add_response_header(resp, "Cross-Origin-Resource-Policy", "same-origin");
+}
+
+void
+api_common_headers(struct MHD_Response *resp)
+{
+	/* Everything this API answers may carry personal data. */
+	api_hardening_headers(resp, "no-store", "default-src 'none'; frame-ancestors 'none'");
 }
 
 enum MHD_Result

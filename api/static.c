@@ -60,14 +60,7 @@ static const struct {
 void
 api_page_headers(struct MHD_Response *resp, int html)
 {
-	MHD_add_response_header(resp, "Cache-Control", html ? "no-store" : "no-cache");
-	if (html)
-		MHD_add_response_header(resp, "Pragma", "no-cache");
-	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
-	MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
-	MHD_add_response_header(resp, "X-Frame-Options", "DENY");
-	MHD_add_response_header(resp, "Content-Security-Policy", page_csp);
-	MHD_add_response_header(resp, "Cross-Origin-Resource-Policy", "same-origin");
+	api_hardening_headers(resp, html ? "no-store" : "no-cache", page_csp);
 	MHD_add_response_header(resp, "Cross-Origin-Opener-Policy", "same-origin");
 	MHD_add_response_header(resp, "Permissions-Policy",
 	    "geolocation=(), microphone=(), camera=(), payment=(), usb=()");

@@ -8,6 +8,9 @@
 #include <limits.h>
 #include <string.h>
 #include <stdio.h>
+#include <stdlib.h>
+
+#include <sodium.h>
 
 #include "vault_os.h"
 
@@ -102,4 +105,32 @@ vault_os_write_all(int fd, const void *buf, size_t len)
 		len -= (size_t)n;
 	}
 	return 0;
+}
+
+char *
+vault_os_read_text(const char *path, size_t cap, int secret)
+{
+	size_t n = 0;
+	ssize_t k = 0;
+	char *buf;
+	int fd;
+
+	if (cap < 2 || (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return NULL;
+	if ((buf = secret ? sodium_malloc(cap) : malloc(cap)) == NULL) {
+		close(fd);
+		return NULL;
+	}
+	while (n < cap - 1 && (k = read(fd, buf + n, cap - 1 - n)) > 0)
+		n += (size_t)k;
+	close(fd);
+	buf[n] = '\0';
+	if (k < 0 || n == cap - 1) { /* unreadable, or larger than cap allows */
+		if (secret)
+			sodium_free(buf);
+		else
+			free(buf);
+		return NULL;
+	}
+	return buf;
 }

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <curl/curl.h>
+#include <sodium.h>
 #include <openssl/bn.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -24,6 +25,7 @@
 #include "tsa.h"
 #include "vault_os.h"
 
+#define TSA_FILE_MAX (1 << 20) /* certificates, chains and keys we read */
 #define TSA_DAYS (20 * 365)     /* tokens must verify for as long as papers are kept */
 
 struct tsa {
@@ -175,32 +177,6 @@ out:
 	return r;
 }
 
-/* A whole file, NUL-terminated, malloc'd; NULL if unreadable or over 1 MiB. */
-static char *
-slurp(const char *path)
-{
-	char *buf = NULL;
-	size_t len = 0;
-	ssize_t n;
-	int fd;
-
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return NULL;
-	if ((buf = malloc(1 << 20)) == NULL)
-		goto fail;
-	while ((n = read(fd, buf + len, (1 << 20) - 1 - len)) > 0)
-		len += (size_t)n;
-	if (n < 0 || len == (1 << 20) - 1)
-		goto fail;
-	buf[len] = '\0';
-	close(fd);
-	return buf;
-fail:
-	free(buf);
-	close(fd);
-	return NULL;
-}
-
 static X509 *
 pem_cert(const char *pem)
 {
@@ -214,14 +190,12 @@ pem_cert(const char *pem)
 static EVP_PKEY *
 pem_key(const char *path)
 {
-	char *pem = slurp(path);
+	char *pem = vault_os_read_text(path, TSA_FILE_MAX, 1);
 	BIO *b = pem != NULL ? BIO_new_mem_buf(pem, -1) : NULL;
 	EVP_PKEY *k = b != NULL ? PEM_read_bio_PrivateKey(b, NULL, NULL, NULL) : NULL;
 
 	BIO_free(b);
-	if (pem != NULL)
-		OPENSSL_cleanse(pem, strlen(pem));
-	free(pem);
+	sodium_free(pem); /* wipes */
 	return k;
 }
 
@@ -276,7 +250,7 @@ tsa_open(const char *dir, const struct tsa_config *c, struct tsa **tp)
 	t->backoff_ms = c != NULL && c->backoff_ms > 0 ? c->backoff_ms : 60000;
 	if (c != NULL && c->url != NULL) {
 		/* an external authority: nothing to sign with, a chain to trust */
-		if (c->chain_file == NULL || (t->chain_pem = slurp(c->chain_file)) == NULL ||
+		if (c->chain_file == NULL || (t->chain_pem = vault_os_read_text(c->chain_file, TSA_FILE_MAX, 0)) == NULL ||
 		    !load_trust(t) || (t->url = strdup(c->url)) == NULL)
 			goto fail;
 		pthread_once(&curl_once, curl_init);
@@ -290,13 +264,13 @@ tsa_open(const char *dir, const struct tsa_config *c, struct tsa **tp)
 	if (c != NULL && (c->cert_file != NULL) != (c->key_file != NULL))
 		goto fail;
 	if (c != NULL && c->cert_file != NULL) {
-		if ((a = slurp(c->cert_file)) == NULL)
+		if ((a = vault_os_read_text(c->cert_file, TSA_FILE_MAX, 0)) == NULL)
 			goto fail;
 		t->key = pem_key(c->key_file);
 		/* the served chain: the operator's, or the certificate alone */
-		t->chain_pem = c->chain_file != NULL ? slurp(c->chain_file) : strdup(a);
+		t->chain_pem = c->chain_file != NULL ? vault_os_read_text(c->chain_file, TSA_FILE_MAX, 0) : strdup(a);
 	} else {
-		if ((a = slurp(crt)) == NULL || (b = slurp(root)) == NULL ||
+		if ((a = vault_os_read_text(crt, TSA_FILE_MAX, 0)) == NULL || (b = vault_os_read_text(root, TSA_FILE_MAX, 0)) == NULL ||
 		    (t->chain_pem = malloc(strlen(a) + strlen(b) + 1)) == NULL)
 			goto fail;
 		memcpy(t->chain_pem, a, strlen(a));

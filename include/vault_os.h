@@ -35,5 +35,10 @@ int vault_os_write_all(int fd, const void *buf, size_t len);
  * created, renamed or removed name durable. 0, or -1 with errno set. */
 int vault_os_fsync_dir(const char *dir);
 int vault_os_fsync_parent(const char *path);
+/* A whole text file, NUL-terminated, read with read(2) straight into the
+ * destination (no stdio buffer keeps a copy): in sodium_malloc'd memory if
+ * secret (free with sodium_free), else malloc'd. NULL if it cannot be read
+ * or holds cap - 1 bytes or more. */
+char *vault_os_read_text(const char *path, size_t cap, int secret);
 
 #endif

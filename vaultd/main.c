@@ -143,30 +143,6 @@ test_clock_ms(void)
 	return real_clock_ms() + off;
 }
 
-/* Reads a whole PEM file (at most 64 KiB) into memory the caller frees
- * (the key with sodium_free: it is a secret). read(2) straight into the
- * destination: no stdio buffer keeps a copy of the key behind us. */
-static char *
-read_pem(const char *path, int secret)
-{
-	size_t n = 0, cap = 65536;
-	ssize_t k;
-	char *buf;
-	int fd;
-
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return NULL;
-	if ((buf = secret ? sodium_malloc(cap) : malloc(cap)) == NULL) {
-		close(fd);
-		return NULL;
-	}
-	while (n < cap - 1 && (k = read(fd, buf + n, cap - 1 - n)) > 0)
-		n += (size_t)k;
-	buf[n] = '\0';
-	close(fd);
-	return buf;
-}
-
 /* Each connection may hold its socket, a pooled database handle (two
  * descriptors), a blob or temp file and a directory being synced. Out of
  * descriptors, a request answers 503 busy, and libmicrohttpd stops
@@ -298,10 +274,10 @@ main(int argc, char **argv)
 	if (c.tls) {
 		if (c.tls_cert == NULL)
 			snprintf(path, sizeof path, "%s/tls.crt", dir);
-		cert = read_pem(c.tls_cert != NULL ? c.tls_cert : path, 0);
+		cert = vault_os_read_text(c.tls_cert != NULL ? c.tls_cert : path, 65536, 0);
 		if (c.tls_key == NULL)
 			snprintf(path, sizeof path, "%s/tls.key", dir);
-		key = read_pem(c.tls_key != NULL ? c.tls_key : path, 1);
+		key = vault_os_read_text(c.tls_key != NULL ? c.tls_key : path, 65536, 1);
 		if (cert == NULL || key == NULL) {
 			fprintf(stderr, "vaultd: --tls needs a certificate and a key "
 			    "(tls.crt and tls.key in the data directory, or --tls-cert "
