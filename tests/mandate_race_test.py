@@ -12,6 +12,7 @@ usage: mandate_race_test.py BUILD_DIR WORKDIR
 import os
 import socket
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from checks import check, finish  # noqa: E402
@@ -62,6 +63,16 @@ with v:
 
     c = start_upload(v, aidant, pid)
     c.sendall(body[:SIZE // 2])
+    # sendall returns once the bytes are in the kernel's buffers, maybe
+    # before vaultd has read the headers: revoking then would refuse the
+    # upload at its start (also right, but not the race under test).
+    # The put's temp file shows that the mandate was checked and bytes
+    # are being stored.
+    tmp = os.path.join(v.data, "blobs", "tmp")
+    deadline = time.time() + 30
+    while not os.listdir(tmp) and time.time() < deadline:
+        time.sleep(0.01)
+    check("the upload has begun before the revocation", bool(os.listdir(tmp)))
     s, _, _ = v.call("DELETE", "/v1/persons/%s/mandates/%s" % (pid, mid), token=person)
     check("the person revokes the mandate mid-upload (204)", s == 204, s)
     status = finish_upload(c, body[SIZE // 2:])
