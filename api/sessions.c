@@ -5,11 +5,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "secmem.h"
 #include "sessions.h"
 #include "vault_os.h"
 
 struct session {
 	int used;
+	int next;                /* next entry of its bucket, or -1 */
 	uint8_t token_hash[32];
 	vault_id account;
 	char role[24];
@@ -18,12 +20,62 @@ struct session {
 	int64_t created_at, last_seen;
 };
 
+/* Entries are found by their token hash's first eight bytes, in a table
+ * of buckets (chained through session.next): a request looks at the one
+ * or two entries of its bucket, not at every session. What a lookup's
+ * time could tell is which bucket the SHA-256 of the presented token
+ * falls in, and whether some session's hash falls there too: nothing
+ * about any session's token, which is 256 random bits. Within the bucket,
+ * hashes are compared whole and in constant time. */
 struct sessions {
 	pthread_mutex_t mu;
 	struct session *tab;
 	unsigned max;
+	int *bucket;             /* first entry of each bucket, or -1 */
+	uint64_t mask;           /* buckets - 1 (a power of two) */
 	int64_t idle_ms, lifetime_ms;
 };
+
+static uint64_t
+bucket_of(const struct sessions *s, const uint8_t h[32])
+{
+	uint64_t k;
+
+	memcpy(&k, h, sizeof k);
+	return k & s->mask;
+}
+
+static void
+unlink_entry(struct sessions *s, struct session *e)
+{
+	int i = (int)(e - s->tab), *p;
+
+	for (p = &s->bucket[bucket_of(s, e->token_hash)]; *p >= 0; p = &s->tab[*p].next)
+		if (*p == i) {
+			*p = e->next;
+			return;
+		}
+}
+
+static void
+link_entry(struct sessions *s, struct session *e)
+{
+	uint64_t b = bucket_of(s, e->token_hash);
+
+	e->next = s->bucket[b];
+	s->bucket[b] = (int)(e - s->tab);
+}
+
+static struct session *
+find(struct sessions *s, const uint8_t h[32])
+{
+	int i;
+
+	for (i = s->bucket[bucket_of(s, h)]; i >= 0; i = s->tab[i].next)
+		if (sodium_memcmp(s->tab[i].token_hash, h, 32) == 0)
+			return &s->tab[i];
+	return NULL;
+}
 
 static int
 role_keeps_key(const char *role)
@@ -33,8 +85,10 @@ role_keeps_key(const char *role)
 }
 
 static void
-wipe(struct session *e)
+wipe(struct sessions *s, struct session *e)
 {
+	if (e->used)
+		unlink_entry(s, e);
 	sodium_free(e->sk);
 	sodium_memzero(e, sizeof *e);
 }
@@ -44,13 +98,22 @@ sessions_new(unsigned max, int64_t idle_ms, int64_t lifetime_ms,
     struct sessions **sp)
 {
 	struct sessions *s;
+	uint64_t n = 1, i;
 
 	*sp = NULL;
+	while (n < 2 * (uint64_t)max)
+		n <<= 1;
 	if ((s = calloc(1, sizeof *s)) == NULL ||
-	    (s->tab = calloc(max, sizeof *s->tab)) == NULL) {
+	    (s->tab = calloc(max, sizeof *s->tab)) == NULL ||
+	    (s->bucket = malloc(n * sizeof *s->bucket)) == NULL) {
+		if (s != NULL)
+			free(s->tab);
 		free(s);
 		return VAULT_ERR_NOMEM;
 	}
+	for (i = 0; i < n; i++)
+		s->bucket[i] = -1;
+	s->mask = n - 1;
 	pthread_mutex_init(&s->mu, NULL);
 	s->max = max;
 	s->idle_ms = idle_ms;
@@ -68,8 +131,9 @@ sessions_free(struct sessions *s)
 		return;
 	for (i = 0; i < s->max; i++)
 		if (s->tab[i].used)
-			wipe(&s->tab[i]);
+			wipe(s, &s->tab[i]);
 	pthread_mutex_destroy(&s->mu);
+	free(s->bucket);
 	free(s->tab);
 	free(s);
 }
@@ -95,7 +159,7 @@ sessions_open(struct sessions *s, struct account_unlocked *u,
 	 * secret) could fill the table and lock everybody else out. */
 	for (i = 0; i < s->max; i++) {
 		if (s->tab[i].used && expired(s, &s->tab[i], now))
-			wipe(&s->tab[i]);
+			wipe(s, &s->tab[i]);
 		if (!s->tab[i].used) {
 			if (e == NULL)
 				e = &s->tab[i];
@@ -108,7 +172,7 @@ sessions_open(struct sessions *s, struct account_unlocked *u,
 			oldest = &s->tab[i];
 	}
 	if (mine >= SESSIONS_PER_ACCOUNT) {
-		wipe(oldest);
+		wipe(s, oldest);
 		if (e == NULL)
 			e = oldest;
 	}
@@ -119,6 +183,7 @@ sessions_open(struct sessions *s, struct account_unlocked *u,
 	randombytes_buf(token, sizeof token);
 	SHA256(token, sizeof token, e->token_hash);
 	e->used = 1;
+	link_entry(s, e);
 	e->account = u->id;
 	memcpy(e->role, u->role, sizeof e->role);
 	memcpy(e->pk, u->pk, sizeof e->pk);
@@ -145,7 +210,6 @@ sessions_lookup(struct sessions *s, const char *token_text, struct session_view 
 	struct session *e = NULL;
 	vault_err r = VAULT_ERR_AUTH;
 	size_t tlen;
-	unsigned i;
 
 	memset(v, 0, sizeof *v);
 	if (strlen(token_text) != SESSION_TOKEN_TEXT_LEN ||
@@ -156,13 +220,9 @@ sessions_lookup(struct sessions *s, const char *token_text, struct session_view 
 	SHA256(token, sizeof token, h);
 	sodium_memzero(token, sizeof token);
 	pthread_mutex_lock(&s->mu);
-	/* Compare every entry, in constant time each: the table's layout
-	 * tells nothing about which token matched. */
-	for (i = 0; i < s->max; i++)
-		if (s->tab[i].used & (sodium_memcmp(s->tab[i].token_hash, h, 32) == 0))
-			e = &s->tab[i];
+	e = find(s, h);
 	if (e != NULL && expired(s, e, now)) {
-		wipe(e);
+		wipe(s, e);
 		e = NULL;
 	}
 	if (e != NULL) {
@@ -174,7 +234,10 @@ sessions_lookup(struct sessions *s, const char *token_text, struct session_view 
 		v->expires_at = e->created_at + s->lifetime_ms;
 		r = VAULT_OK;
 		if (e->sk != NULL) {
-			if ((v->sk = sodium_malloc(KEYS_SK_LEN)) == NULL)
+			/* from secmem's cache of wiped guarded blocks: a fresh
+			 * sodium_malloc for every request costs more system
+			 * calls than the rest of the lookup */
+			if ((v->sk = secmem_alloc(KEYS_SK_LEN)) == NULL)
 				r = VAULT_ERR_NOMEM;
 			else
 				memcpy(v->sk, e->sk, KEYS_SK_LEN);
@@ -189,19 +252,18 @@ sessions_lookup(struct sessions *s, const char *token_text, struct session_view 
 void
 session_view_wipe(struct session_view *v)
 {
-	sodium_free(v->sk);
+	secmem_free(v->sk);
 	sodium_memzero(v, sizeof *v);
 }
 
 void
 sessions_close(struct sessions *s, const uint8_t token_hash[32])
 {
-	unsigned i;
+	struct session *e;
 
 	pthread_mutex_lock(&s->mu);
-	for (i = 0; i < s->max; i++)
-		if (s->tab[i].used && sodium_memcmp(s->tab[i].token_hash, token_hash, 32) == 0)
-			wipe(&s->tab[i]);
+	if ((e = find(s, token_hash)) != NULL)
+		wipe(s, e);
 	pthread_mutex_unlock(&s->mu);
 }
 
@@ -213,7 +275,7 @@ sessions_close_account(struct sessions *s, const vault_id *account)
 	pthread_mutex_lock(&s->mu);
 	for (i = 0; i < s->max; i++)
 		if (s->tab[i].used && memcmp(s->tab[i].account.b, account->b, VAULT_ID_LEN) == 0)
-			wipe(&s->tab[i]);
+			wipe(s, &s->tab[i]);
 	pthread_mutex_unlock(&s->mu);
 }
 
@@ -226,7 +288,7 @@ sessions_sweep(struct sessions *s)
 	pthread_mutex_lock(&s->mu);
 	for (i = 0; i < s->max; i++)
 		if (s->tab[i].used && expired(s, &s->tab[i], now)) {
-			wipe(&s->tab[i]);
+			wipe(s, &s->tab[i]);
 			n++;
 		}
 	pthread_mutex_unlock(&s->mu);
