@@ -13,6 +13,7 @@
 #include <stdlib.h>
 
 #include "keys.h"
+#include "secmem.h"
 #include "vault_os.h"
 
 /* 3 passes over 64 MiB: about 0.1 s on one core here. Raised in a later
@@ -430,7 +431,7 @@ keys_dockey_new(uint8_t **dkp)
 	uint8_t *dk;
 
 	*dkp = NULL;
-	if ((dk = sodium_malloc(KEYS_DOCKEY_LEN)) == NULL)
+	if ((dk = secmem_alloc(KEYS_DOCKEY_LEN)) == NULL)
 		return VAULT_ERR_NOMEM;
 	crypto_secretstream_xchacha20poly1305_keygen(dk);
 	*dkp = dk;
@@ -444,7 +445,7 @@ keys_dockey_seal(const uint8_t *dk, const vault_id *document_id,
 	uint8_t *payload;
 	vault_err r = VAULT_OK;
 
-	if ((payload = sodium_malloc(KEYS_DOCKEY_PAYLOAD_LEN)) == NULL)
+	if ((payload = secmem_alloc(KEYS_DOCKEY_PAYLOAD_LEN)) == NULL)
 		return VAULT_ERR_NOMEM;
 	memcpy(payload, dk_magic, 4);
 	memcpy(payload + 4, document_id->b, VAULT_ID_LEN);
@@ -452,7 +453,7 @@ keys_dockey_seal(const uint8_t *dk, const vault_id *document_id,
 	if (crypto_box_seal(sealed, payload, KEYS_DOCKEY_PAYLOAD_LEN,
 	    holder_pk) != 0)
 		r = VAULT_ERR_INTERNAL;
-	sodium_free(payload);
+	secmem_free(payload);
 	return r;
 }
 
@@ -467,8 +468,8 @@ keys_dockey_open(const uint8_t *sealed, size_t sealed_len,
 	*dkp = NULL;
 	if (sealed_len != KEYS_SEALED_DOCKEY_LEN)
 		return VAULT_ERR_CORRUPT;
-	if ((payload = sodium_malloc(KEYS_DOCKEY_PAYLOAD_LEN)) == NULL ||
-	    (dk = sodium_malloc(KEYS_DOCKEY_LEN)) == NULL) {
+	if ((payload = secmem_alloc(KEYS_DOCKEY_PAYLOAD_LEN)) == NULL ||
+	    (dk = secmem_alloc(KEYS_DOCKEY_LEN)) == NULL) {
 		r = VAULT_ERR_NOMEM;
 		goto out;
 	}
@@ -484,7 +485,13 @@ keys_dockey_open(const uint8_t *sealed, size_t sealed_len,
 	dk = NULL;
 	r = VAULT_OK;
 out:
-	sodium_free(payload);
-	sodium_free(dk);
+	secmem_free(payload);
+	secmem_free(dk);
 	return r;
+}
+
+void
+keys_dockey_free(uint8_t *dk)
+{
+	secmem_free(dk);
 }

@@ -14,7 +14,7 @@
 
 #include "vault.h"
 
-#define DB_SCHEMA_LATEST 6
+#define DB_SCHEMA_LATEST 7
 
 struct vault_db;
 

@@ -121,8 +121,11 @@ vault_err keys_set_recovery(struct keys_record *rec, const uint8_t *sk,
  * character is outside the alphabet or the count is wrong. */
 vault_err keys_recovery_normalise(const char *code, char *out);
 
-/* A fresh document key in guarded memory. */
+/* A fresh document key in guarded memory (secmem.h: a deposit takes one,
+ * and a fresh sodium_malloc each time cost more than the key's use).
+ * Every document key this file hands out is freed with keys_dockey_free. */
 vault_err keys_dockey_new(uint8_t **dkp);
+void keys_dockey_free(uint8_t *dk);
 
 /* Seals "VDK1" ‖ document id ‖ dk to a holder's public key. */
 vault_err keys_dockey_seal(const uint8_t *dk, const vault_id *document_id,

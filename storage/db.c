@@ -13,7 +13,7 @@
 extern const char *const db_migrations[];
 extern const size_t db_migrations_count;
 
-_Static_assert(DB_SCHEMA_LATEST == 6, "update DB_SCHEMA_LATEST with schema.c");
+_Static_assert(DB_SCHEMA_LATEST == 7, "update DB_SCHEMA_LATEST with schema.c");
 
 /* Prepared statements kept per connection, keyed by the address of their
  * SQL text (a string literal at its call site): parsing the same SQL on

@@ -25,6 +25,7 @@
 #include "journal.h"
 #include "tsa.h"
 #include "keys.h"
+#include "secmem.h"
 #include "vault_os.h"
 
 static const char *const categories[] = {
@@ -139,7 +140,7 @@ title_key(const uint8_t *dk, uint8_t **tkp)
 	uint8_t *tk;
 
 	*tkp = NULL;
-	if ((tk = sodium_malloc(32)) == NULL)
+	if ((tk = secmem_alloc(32)) == NULL)
 		return VAULT_ERR_NOMEM;
 	crypto_generichash(tk, 32, (const uint8_t *)title_label,
 	    sizeof title_label - 1, dk, KEYS_DOCKEY_LEN);
@@ -160,14 +161,14 @@ title_seal(const uint8_t *dk, const vault_id *doc, const vault_id *owner,
 		return r;
 	*out_len = TITLE_NONCE_LEN + n + crypto_aead_xchacha20poly1305_ietf_ABYTES;
 	if ((out = malloc(*out_len)) == NULL) {
-		sodium_free(tk);
+		secmem_free(tk);
 		return VAULT_ERR_NOMEM;
 	}
 	title_ad(doc, owner, ad);
 	randombytes_buf(out, TITLE_NONCE_LEN);
 	crypto_aead_xchacha20poly1305_ietf_encrypt(out + TITLE_NONCE_LEN, NULL,
 	    (const uint8_t *)title, n, ad, sizeof ad, NULL, out, tk);
-	sodium_free(tk);
+	secmem_free(tk);
 	*outp = out;
 	return VAULT_OK;
 }
@@ -194,7 +195,7 @@ title_open(const uint8_t *dk, const vault_id *doc, const vault_id *owner,
 		r = VAULT_ERR_CORRUPT;
 	else
 		title[n] = '\0';
-	sodium_free(tk);
+	secmem_free(tk);
 	return r;
 }
 
@@ -289,8 +290,8 @@ documents_put_abort(struct document_put *p)
 	blob_writer_free(p->w);
 	blobstore_put_abort(p->bp);
 	OPENSSL_free(p->token);
-	sodium_free(p->dk);
-	sodium_free(p->title);
+	keys_dockey_free(p->dk);
+	secmem_free(p->title);
 	free(p);
 }
 
@@ -331,7 +332,8 @@ documents_put_begin(struct store *s, const vault_id *owner,
 		p->limit = 0;
 	else if (s->opt.quota_bytes - used < p->limit)
 		p->limit = s->opt.quota_bytes - used;
-	if ((p->title = sodium_malloc(strlen(meta->title) + 1)) == NULL) {
+	/* one size for every title, so that secmem's cache serves them all */
+	if ((p->title = secmem_alloc(DOC_TITLE_MAX + 1)) == NULL) {
 		r = VAULT_ERR_NOMEM;
 		goto fail;
 	}
@@ -829,7 +831,7 @@ row_info(sqlite3_stmt *st, const vault_id *owner, const struct doc_holder *holde
 	info->tsa_pending = sqlite3_column_int(st, 15);
 	snprintf(info->integrity, sizeof info->integrity, "%s", sqlite3_column_text(st, 16));
 	if (holder == NULL) {
-		if ((dk = sodium_malloc(KEYS_DOCKEY_LEN)) == NULL)
+		if ((dk = secmem_alloc(KEYS_DOCKEY_LEN)) == NULL)
 			return VAULT_ERR_NOMEM;
 		memcpy(dk, dk_in, KEYS_DOCKEY_LEN);
 	} else if ((r = keys_dockey_open(sqlite3_column_blob(st, 14),
@@ -838,13 +840,13 @@ row_info(sqlite3_stmt *st, const vault_id *owner, const struct doc_holder *holde
 		return r;
 	if ((r = title_open(dk, &info->id, owner, sqlite3_column_blob(st, 12),
 	    (size_t)sqlite3_column_bytes(st, 12), info->title)) != VAULT_OK) {
-		sodium_free(dk);
+		keys_dockey_free(dk);
 		return r;
 	}
 	if (dkp != NULL)
 		*dkp = dk;
 	else
-		sodium_free(dk);
+		keys_dockey_free(dk);
 	return VAULT_OK;
 }
 
@@ -964,7 +966,7 @@ open_doc(struct store *s, const vault_id *owner, const vault_id *doc,
 		*infop = info;
 out:
 	documents_close(rd);
-	sodium_free(dk);
+	keys_dockey_free(dk);
 	sodium_memzero(&info, sizeof info);
 	return r;
 }

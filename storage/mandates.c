@@ -73,7 +73,7 @@ wrap_documents(struct store *s, const struct account_unlocked *person,
 		    person->sk, &info, &dk)) != VAULT_OK ||
 		    (r = keys_dockey_seal(dk, &doc, aidant_pk, sealed)) != VAULT_OK)
 			goto out;
-		sodium_free(dk);
+		keys_dockey_free(dk);
 		dk = NULL;
 		if ((r = documents_add_wrapping(s, (const char *)sqlite3_column_text(q, 0),
 		    "aidant", mandate_id, sealed, sizeof sealed, now)) != VAULT_OK)
@@ -82,7 +82,7 @@ wrap_documents(struct store *s, const struct account_unlocked *person,
 	if (rc != SQLITE_DONE)
 		r = db_err(rc);
 out:
-	sodium_free(dk);
+	keys_dockey_free(dk);
 	sodium_memzero(&info, sizeof info);
 	sqlite3_finalize(q);
 	return r;

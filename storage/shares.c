@@ -144,7 +144,7 @@ rollback:
 out:
 	sodium_memzero(token, sizeof token);
 	sodium_memzero(&info, sizeof info);
-	sodium_free(dk);
+	keys_dockey_free(dk);
 	sodium_free(k);
 	sodium_free(payload);
 	return r;

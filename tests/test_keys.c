@@ -126,14 +126,14 @@ TEST(document_key_is_bound_to_its_document_and_holder)
 	REQUIRE(keys_dockey_seal(dk, &doc, pk, sealed) == VAULT_OK);
 	CHECK_EQ(keys_dockey_open(sealed, sizeof sealed, &doc, pk, sk, &back), VAULT_OK);
 	CHECK(back != NULL && sodium_memcmp(back, dk, KEYS_DOCKEY_LEN) == 0);
-	sodium_free(back);
+	keys_dockey_free(back);
 	CHECK_EQ(keys_dockey_open(sealed, sizeof sealed, &other, pk, sk, &back), VAULT_ERR_CORRUPT);
 	CHECK(back == NULL);
 	CHECK_EQ(keys_dockey_open(sealed, sizeof sealed, &doc, pk2, sk2, &back), VAULT_ERR_CORRUPT);
 	CHECK_EQ(keys_dockey_open(sealed, sizeof sealed - 1, &doc, pk, sk, &back), VAULT_ERR_CORRUPT);
 	sealed[40] ^= 1;
 	CHECK_EQ(keys_dockey_open(sealed, sizeof sealed, &doc, pk, sk, &back), VAULT_ERR_CORRUPT);
-	sodium_free(dk);
+	keys_dockey_free(dk);
 }
 
 TEST(pepper_file_is_0600_and_loose_or_short_ones_are_refused)

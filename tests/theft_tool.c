@@ -214,7 +214,7 @@ cmd_open(const char *dbp, const char *blobdir, const char *pep, const char *logi
 			opened++;
 		} else
 			failed++;
-		sodium_free(dk);
+		keys_dockey_free(dk);
 		dk = NULL;
 	}
 	sqlite3_finalize(st);
@@ -307,7 +307,7 @@ cmd_holders(const char *dbp, const char *pep, const char *login, const char *sec
 		    keys_dockey_open(sqlite3_column_blob(st, 1), (size_t)sqlite3_column_bytes(st, 1),
 		    &doc, rec.pk, sk, &dk) == VAULT_OK) {
 			opened++;
-			sodium_free(dk);
+			keys_dockey_free(dk);
 			dk = NULL;
 		}
 	}
