@@ -6,9 +6,11 @@
  * blobs and the metadata database share a disk.
  *
  * Contract of every backend:
- * - put: a blob becomes visible under its name only at put_commit, whole,
- *   and put_commit returns VAULT_OK only once the blob is durable. Until
- *   then, and after put_abort or a crash, no name refers to partial data.
+ * - put: the backend names the blob (a fresh random name, which the caller
+ *   uses as the document id). A blob is listed and counts as stored only
+ *   from put_commit, whole, and put_commit returns VAULT_OK only once the
+ *   blob is durable. Until then, and after put_abort or a crash, nothing
+ *   refers to its partial data, and start-up removes it.
  * - A failed fsync is never retried: the put fails (VAULT_ERR_IO) and its
  *   data is discarded. Retrying could report success for pages the kernel
  *   already dropped (the PostgreSQL fsync lesson of 2018).
@@ -27,17 +29,23 @@ struct blobstore;
 struct blobstore_put;
 struct blobstore_get;
 
-/* The file backend: blobs under dir/ab/abcdef…, temporary files under
- * dir/tmp/. Creates the directories (0700) if missing. */
-vault_err blobstore_fs_open(const char *dir, struct blobstore **bsp);
+/* The file backend: blobs under dir/ab/abcdef… (blobstore_fs.c). Creates
+ * the directories (0700) if missing. With spares > 0 (at most 64), a
+ * thread keeps up to that many files made ahead, so that a put does not
+ * wait for a new directory entry to become durable; 0 for tools that do
+ * not write. The handle may then be shared by threads. */
+vault_err blobstore_fs_open(const char *dir, unsigned spares,
+    struct blobstore **bsp);
+/* Stops the pool's thread and removes its unused spares. */
 void blobstore_close(struct blobstore *bs);
 
-vault_err blobstore_put_begin(struct blobstore *bs, const char *name,
-    struct blobstore_put **pp);
+/* Starts a put under a fresh name, written to name (32 hex characters and
+ * a NUL). VAULT_ERR_IO if an earlier sync of the pool failed. */
+vault_err blobstore_put_new(struct blobstore *bs,
+    char name[VAULT_ID_TEXT_LEN + 1], struct blobstore_put **pp);
 vault_err blobstore_put_write(struct blobstore_put *p, const void *buf,
     size_t len);
-/* Makes the blob durable and visible; frees p whatever the outcome.
- * VAULT_ERR_EXISTS if a blob of that name already exists. */
+/* Makes the blob durable and visible; frees p whatever the outcome. */
 vault_err blobstore_put_commit(struct blobstore_put *p);
 /* Discards everything written; frees p. NULL-safe. */
 void blobstore_put_abort(struct blobstore_put *p);
@@ -62,8 +70,8 @@ typedef vault_err (*blobstore_list_fn)(void *ctx, const char *name,
     uint64_t size, int is_blob);
 vault_err blobstore_list(struct blobstore *bs, blobstore_list_fn fn, void *ctx);
 
-/* Removes temporary files left by a crash; returns how many in *removed.
- * Called at start-up, before any put. */
+/* Removes what puts cut short by a crash left; returns how many in
+ * *removed. Called at start-up, before any put. */
 vault_err blobstore_recover(struct blobstore *bs, unsigned *removed);
 
 #endif

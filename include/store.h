@@ -32,12 +32,14 @@ struct store_options {
 	const struct tsa_config *tsa;   /* NULL: the built-in TSA of DIR */
 	unsigned lock_threshold;        /* failed log-ins in a row that lock */
 	int64_t lock_ms;                /* how long a lock lasts */
+	unsigned blob_spares;           /* blob files made ahead (blobstore.h) */
 };
 
 #define STORE_DEFAULT_MAX_DOCUMENT_SIZE (100ull * 1000 * 1000)
 #define STORE_DEFAULT_QUOTA (1000ull * 1000 * 1000)
 #define STORE_DEFAULT_LOCK_THRESHOLD 5
 #define STORE_DEFAULT_LOCK_MS (15 * 60 * 1000)
+#define STORE_DEFAULT_BLOB_SPARES 32
 
 /* Defaults of this build (keys_pwparams_default, 100 MB, 1 GB). */
 void store_options_default(struct store_options *o);
@@ -85,8 +87,8 @@ struct store {
 };
 
 /* Opens another handle on the same data directory (its own SQLite
- * connection), sharing the pepper, options and the fail-stop flag of
- * first. For servers: one handle per concurrent request. Siblings must be
+ * connection), sharing the pepper, options, blob store and the fail-stop
+ * flag of first. For servers: one handle per concurrent request. Siblings must be
  * closed before first. */
 vault_err store_open_sibling(struct store *first, struct store **sp);
 

@@ -3,22 +3,33 @@
  * blobstore.h).
  *
  * Layout: DIR/ab/ab01…ef (fan-out on the first two hex digits, so that no
- * directory grows past a few thousand entries per million blobs), and
- * DIR/tmp/ for blobs being written.
+ * directory grows past a few thousand entries per million blobs). DIR/tmp/
+ * held blobs being written by earlier versions; start-up still empties it.
  *
- * Durability, in order, for a put:
- *   1. write the temp file (O_EXCL, 0600)
- *   2. fsync the temp file
- *   3. rename it to its final name, refusing to replace (RENAME_NOREPLACE)
- *   4. fsync the final directory: from here the blob survives power loss
- * and only after 4 does the caller commit the database row that makes the
- * document visible. A failure at any step discards the temp file and fails
- * the put; a failed fsync is never retried.
+ * A blob is written in place, under its final name, in a file created
+ * with mode 0200: the owner may write it, nobody may read it, and a file
+ * in that mode is not a blob yet. Durability, in order, for a put:
+ *   1. the file exists, mode 0200, and its directory entry is durable
+ *   2. write the blob into it
+ *   3. fchmod 0600 and fsync the file: data, size and mode together
+ * and only after 3 does the caller commit the database row that makes the
+ * document visible. A put that fails, or a crash before 3 ends, leaves a
+ * file in mode 0200, which nobody refers to and start-up removes.
+ *
+ * Step 1 is what the earlier temp file, rename and directory fsync did,
+ * moved off the deposit's path: a pool of such empty files ("spares") is
+ * made ahead by a thread of the store, a batch at a time in one directory
+ * with one directory fsync for the whole batch. A put takes a spare and
+ * pays two system calls and one fsync; without one ready (no pool, or
+ * empty), it creates its file itself and fsyncs the directory at commit.
+ * The names of a batch share their first byte (the directory), chosen at
+ * random per batch; the other fifteen bytes are random per name.
  */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,7 +43,7 @@
 /* The operations a backend provides; an object-store backend fills the same
  * table (its put would stream a multipart upload and complete it at commit). */
 struct blobstore_ops {
-	vault_err (*put_begin)(struct blobstore *, const char *, struct blobstore_put **);
+	vault_err (*put_new)(struct blobstore *, char *, struct blobstore_put **);
 	vault_err (*put_write)(struct blobstore_put *, const void *, size_t);
 	vault_err (*put_commit)(struct blobstore_put *);
 	void (*put_abort)(struct blobstore_put *);
@@ -46,15 +57,29 @@ struct blobstore_ops {
 	void (*close)(struct blobstore *);
 };
 
+#define SPARES_MAX 64
+#define SPARE_MODE 0200         /* written, not yet a blob */
+#define BLOB_MODE 0600
+
 struct blobstore {
 	const struct blobstore_ops *ops;
 	char *dir;
+	/* the pool of spares (empty files in mode 0200 whose names are
+	 * durable), refilled by its own thread while below half of target */
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	unsigned target;        /* 0: no pool */
+	unsigned count;
+	char spare[SPARES_MAX][VAULT_ID_TEXT_LEN + 1];
+	int refiller_started, stopping;
+	vault_err failed;       /* a batch's directory fsync failed: sticky */
+	pthread_t refiller;
 };
 
 struct blobstore_put {
 	struct blobstore *bs;
 	int fd;
-	char tmp[PATH_MAX];
+	int entry_durable;      /* a spare: its name is durable already */
 	char final[PATH_MAX];
 	char subdir[PATH_MAX];
 	vault_err err; /* sticky: after a failed write, commit fails too */
@@ -126,38 +151,199 @@ path_join(char *out, const char *a, const char *b)
 	return n < 0 || n >= PATH_MAX ? -1 : 0;
 }
 
+/* ---- spares ------------------------------------------------------------- */
+
+/* A fresh name: prefix (two hex digits) and 30 random ones. */
+static void
+fresh_name(const char prefix[2], char name[VAULT_ID_TEXT_LEN + 1])
+{
+	uint8_t rb[VAULT_ID_LEN];
+
+	randombytes_buf(rb, sizeof rb);
+	sodium_bin2hex(name, VAULT_ID_TEXT_LEN + 1, rb, sizeof rb);
+	name[0] = prefix[0];
+	name[1] = prefix[1];
+}
+
+static int
+name_paths(const struct blobstore *bs, const char *name, char sub[PATH_MAX],
+    char file[PATH_MAX])
+{
+	return snprintf(sub, PATH_MAX, "%s/%.2s", bs->dir, name) >= PATH_MAX ||
+	    snprintf(file, PATH_MAX, "%s/%.2s/%s", bs->dir, name, name) >= PATH_MAX ?
+	    -1 : 0;
+}
+
+/* Creates the file of a new blob, empty, mode 0200, refusing any that
+ * exists. Its name is not durable yet. Returns the descriptor or -1. */
+static int
+create_file(const char *path)
+{
+	return vault_os.open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+	    O_CLOEXEC, SPARE_MODE);
+}
+
+/* Makes up to n spares in one directory, durable with one directory
+ * fsync, and adds them to the pool. */
+static void
+refill_batch(struct blobstore *bs, unsigned n)
+{
+	char names[SPARES_MAX][VAULT_ID_TEXT_LEN + 1], prefix[3];
+	char sub[PATH_MAX], file[PATH_MAX];
+	unsigned made = 0, i;
+	uint8_t b;
+	vault_err r = VAULT_OK;
+	int fd;
+
+	randombytes_buf(&b, 1);
+	sodium_bin2hex(prefix, sizeof prefix, &b, 1);
+	for (i = 0; i < n; i++) {
+		fresh_name(prefix, names[made]);
+		if (name_paths(bs, names[made], sub, file) != 0)
+			break;
+		if (made == 0 && (r = mkdir_durable(sub, bs->dir)) != VAULT_OK)
+			break;
+		if ((fd = create_file(file)) < 0)
+			break; /* no room, no descriptor: fewer spares, no harm */
+		vault_os.close(fd);
+		made++;
+	}
+	if (made > 0 && vault_os_fsync_dir(sub) != 0)
+		r = errno == EMFILE || errno == ENFILE || errno == ENOMEM ?
+		    VAULT_ERR_BUSY : VAULT_ERR_IO;
+	if (made > 0 && r != VAULT_OK) {
+		/* not known durable: not spares. Removing them needs no
+		 * fsync: a file left in mode 0200 is removed at start-up. */
+		for (i = 0; i < made; i++)
+			if (name_paths(bs, names[i], sub, file) == 0)
+				vault_os.unlink(file);
+		made = 0;
+	}
+	pthread_mutex_lock(&bs->mu);
+	if (r == VAULT_ERR_IO)
+		bs->failed = VAULT_ERR_IO;
+	for (i = 0; i < made && bs->count < SPARES_MAX; i++)
+		memcpy(bs->spare[bs->count++], names[i], VAULT_ID_TEXT_LEN + 1);
+	pthread_mutex_unlock(&bs->mu);
+}
+
+static void *
+refiller_main(void *arg)
+{
+	struct blobstore *bs = arg;
+	struct timespec backoff;
+	unsigned want, before;
+
+	pthread_mutex_lock(&bs->mu);
+	for (;;) {
+		while (!bs->stopping && bs->failed == VAULT_OK &&
+		    bs->count > bs->target / 2)
+			pthread_cond_wait(&bs->cv, &bs->mu);
+		if (bs->stopping || bs->failed != VAULT_OK)
+			break;
+		want = bs->target - bs->count;
+		before = bs->count;
+		pthread_mutex_unlock(&bs->mu);
+		refill_batch(bs, want);
+		pthread_mutex_lock(&bs->mu);
+		if (bs->count <= before && !bs->stopping) {
+			/* nothing made (a full disk, no descriptor): puts make
+			 * their own files meanwhile; try again in a second */
+			clock_gettime(CLOCK_REALTIME, &backoff);
+			backoff.tv_sec += 1;
+			pthread_cond_timedwait(&bs->cv, &bs->mu, &backoff);
+		}
+	}
+	pthread_mutex_unlock(&bs->mu);
+	return NULL;
+}
+
+/* Starts the refiller if there is a pool and it is not running. Called
+ * with bs->mu held. */
+static void
+start_refiller(struct blobstore *bs)
+{
+	if (bs->target > 0 && !bs->refiller_started)
+		bs->refiller_started = pthread_create(&bs->refiller, NULL,
+		    refiller_main, bs) == 0;
+}
+
+/* Takes a spare into name; 1 if there was one, 0 if not, -1 after a
+ * failed sync. Wakes the refiller when the pool runs low. */
+static int
+take_spare(struct blobstore *bs, char name[VAULT_ID_TEXT_LEN + 1])
+{
+	int got = 0;
+
+	if (bs->target == 0)
+		return 0;
+	pthread_mutex_lock(&bs->mu);
+	if (bs->failed != VAULT_OK) {
+		pthread_mutex_unlock(&bs->mu);
+		return -1;
+	}
+	if (bs->count > 0) {
+		memcpy(name, bs->spare[--bs->count], VAULT_ID_TEXT_LEN + 1);
+		got = 1;
+	}
+	if (bs->count <= bs->target / 2) {
+		start_refiller(bs);
+		pthread_cond_signal(&bs->cv);
+	}
+	pthread_mutex_unlock(&bs->mu);
+	return got;
+}
+
 /* ---- put -------------------------------------------------------------- */
 
 static vault_err
-fs_put_begin(struct blobstore *bs, const char *name, struct blobstore_put **pp)
+fs_put_new(struct blobstore *bs, char *name, struct blobstore_put **pp)
 {
 	struct blobstore_put *p;
-	char prefix[3], rnd[17];
-	uint8_t rb[8];
+	char prefix[3];
+	uint8_t b;
+	int spare;
+	vault_err r;
 
 	*pp = NULL;
-	if (!valid_name(name))
-		return VAULT_ERR_FORMAT;
 	if ((p = calloc(1, sizeof *p)) == NULL)
 		return VAULT_ERR_NOMEM;
 	p->bs = bs;
 	p->fd = -1;
-	memcpy(prefix, name, 2);
-	prefix[2] = '\0';
-	randombytes_buf(rb, sizeof rb);
-	sodium_bin2hex(rnd, sizeof rnd, rb, sizeof rb);
-	if (snprintf(p->tmp, PATH_MAX, "%s/tmp/%s.%s.tmp", bs->dir, name, rnd) >= PATH_MAX ||
-	    snprintf(p->subdir, PATH_MAX, "%s/%s", bs->dir, prefix) >= PATH_MAX ||
-	    snprintf(p->final, PATH_MAX, "%s/%s", p->subdir, name) >= PATH_MAX) {
+	if ((spare = take_spare(bs, name)) < 0) {
 		free(p);
-		return VAULT_ERR_LIMIT;
+		return VAULT_ERR_IO;
 	}
-	p->fd = vault_os.open(p->tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
-	    O_CLOEXEC, 0600);
+	if (spare) {
+		p->entry_durable = 1;
+		if (name_paths(bs, name, p->subdir, p->final) != 0) {
+			free(p);
+			return VAULT_ERR_LIMIT;
+		}
+		/* O_TRUNC: a spare is empty; if anything had written to it,
+		 * this put's bytes alone are kept */
+		p->fd = vault_os.open(p->final, O_WRONLY | O_TRUNC | O_NOFOLLOW |
+		    O_CLOEXEC, 0);
+	} else {
+		randombytes_buf(&b, 1);
+		sodium_bin2hex(prefix, sizeof prefix, &b, 1);
+		fresh_name(prefix, name);
+		if (name_paths(bs, name, p->subdir, p->final) != 0) {
+			free(p);
+			return VAULT_ERR_LIMIT;
+		}
+		if ((r = mkdir_durable(p->subdir, bs->dir)) != VAULT_OK) {
+			free(p);
+			return r;
+		}
+		p->fd = create_file(p->final);
+	}
 	if (p->fd < 0) {
-		vault_err r = errno_err();
+		r = errno_err();
+		if (spare)
+			vault_os.unlink(p->final);
 		free(p);
-		return r == VAULT_ERR_NOTFOUND ? VAULT_ERR_IO : r;
+		return r == VAULT_ERR_NOTFOUND || r == VAULT_ERR_EXISTS ? VAULT_ERR_IO : r;
 	}
 	*pp = p;
 	return VAULT_OK;
@@ -180,8 +366,10 @@ fs_put_abort(struct blobstore_put *p)
 		return;
 	if (p->fd >= 0)
 		vault_os.close(p->fd);
-	if (p->tmp[0] != '\0')
-		vault_os.unlink(p->tmp);
+	/* no fsync of the directory: if the removal is lost, the file is
+	 * still in mode 0200 and start-up removes it */
+	if (p->final[0] != '\0')
+		vault_os.unlink(p->final);
 	free(p);
 }
 
@@ -192,8 +380,13 @@ fs_put_commit(struct blobstore_put *p)
 
 	if (r != VAULT_OK)
 		goto fail;
-	/* 2. the data. Any failed fsync is VAULT_ERR_IO, ENOSPC included:
-	 * it stops the store, where a failed write only fails the put. */
+	/* 3. the data, its size and the mode that says "a blob" in one
+	 * fsync. Any failed fsync is VAULT_ERR_IO, ENOSPC included: it stops
+	 * the store, where a failed write only fails the put. */
+	if (fchmod(p->fd, BLOB_MODE) != 0) {
+		r = errno_err();
+		goto fail;
+	}
 	if (vault_os.fsync(p->fd) != 0) {
 		r = VAULT_ERR_IO;
 		goto fail;
@@ -204,25 +397,16 @@ fs_put_commit(struct blobstore_put *p)
 		goto fail;
 	}
 	p->fd = -1;
-	if ((r = mkdir_durable(p->subdir, p->bs->dir)) != VAULT_OK)
-		goto fail;
-	/* 3. the name, atomically, never over an existing blob */
-	if (vault_os.rename(p->tmp, p->final) != 0) {
-		r = errno_err();
-		goto fail;
-	}
-	p->tmp[0] = '\0';
-	/* 4. the directory entry */
-	if (vault_os_fsync_dir(p->subdir) != 0) {
+	/* a file this put created itself: its name too */
+	if (!p->entry_durable && vault_os_fsync_dir(p->subdir) != 0) {
 		r = dirsync_err();
-		/* Visible but not known durable: take it back, so that the
-		 * caller's failure leaves nothing behind. */
-		vault_os.unlink(p->final);
 		goto fail;
 	}
 	free(p);
 	return VAULT_OK;
 fail:
+	/* not known durable: taken back, so that the caller's failure
+	 * leaves nothing behind */
 	fs_put_abort(p);
 	return r == VAULT_ERR_NOTFOUND ? VAULT_ERR_IO : r;
 }
@@ -336,6 +520,13 @@ is_prefix_dir(const char *n)
 	    ((n[1] >= '0' && n[1] <= '9') || (n[1] >= 'a' && n[1] <= 'f'));
 }
 
+/* A file in mode 0200: a spare or a put that never committed. */
+static int
+is_unfinished(const struct stat *st)
+{
+	return (st->st_mode & S_IRUSR) == 0;
+}
+
 static vault_err
 fs_list(struct blobstore *bs, blobstore_list_fn fn, void *ctx)
 {
@@ -368,6 +559,10 @@ fs_list(struct blobstore *bs, blobstore_list_fn fn, void *ctx)
 			if (path_join(path, sub, fe->d_name) != 0 ||
 			    lstat(path, &st) != 0)
 				continue;
+			/* a blob being written, or a spare: not a blob yet */
+			if (S_ISREG(st.st_mode) && is_unfinished(&st) &&
+			    valid_name(fe->d_name))
+				continue;
 			if (S_ISREG(st.st_mode) && valid_name(fe->d_name) &&
 			    memcmp(fe->d_name, de->d_name, 2) == 0)
 				r = fn(ctx, fe->d_name, (uint64_t)st.st_size, 1);
@@ -383,11 +578,40 @@ fs_list(struct blobstore *bs, blobstore_list_fn fn, void *ctx)
 	return r;
 }
 
+/* Removes, in one prefix directory, the files in mode 0200: puts cut
+ * short (counted) and spares never used (not counted). */
+static vault_err
+recover_prefix(const char *sub, unsigned *removed)
+{
+	char path[PATH_MAX];
+	struct dirent *de;
+	struct stat st;
+	int gone = 0;
+	DIR *d;
+
+	if ((d = opendir(sub)) == NULL)
+		return errno_err();
+	while ((de = readdir(d)) != NULL) {
+		if (!valid_name(de->d_name) || path_join(path, sub, de->d_name) != 0 ||
+		    lstat(path, &st) != 0 || !S_ISREG(st.st_mode) || !is_unfinished(&st))
+			continue;
+		/* never committed: nobody was told it is stored */
+		if (vault_os.unlink(path) == 0) {
+			gone = 1;
+			*removed += st.st_size > 0;
+		}
+	}
+	closedir(d);
+	return gone && vault_os_fsync_dir(sub) != 0 ? errno_err() : VAULT_OK;
+}
+
 static vault_err
 fs_recover(struct blobstore *bs, unsigned *removed)
 {
 	char tdir[PATH_MAX], path[PATH_MAX];
 	struct dirent *de;
+	vault_err r = VAULT_OK;
+	unsigned old = 0;
 	DIR *d;
 
 	*removed = 0;
@@ -400,26 +624,55 @@ fs_recover(struct blobstore *bs, unsigned *removed)
 			continue;
 		if (path_join(path, tdir, de->d_name) != 0)
 			continue;
-		/* A temp file was never committed: nobody was told it is
-		 * stored, so removing it loses nothing. */
+		/* A temp file (of an earlier version) was never committed:
+		 * nobody was told it is stored, so removing it loses nothing. */
 		if (vault_os.unlink(path) == 0)
-			(*removed)++;
+			old++;
 	}
 	closedir(d);
-	if (*removed > 0 && vault_os_fsync_dir(tdir) != 0)
+	if (old > 0 && vault_os_fsync_dir(tdir) != 0)
 		return errno_err();
-	return VAULT_OK;
+	*removed = old;
+	if ((d = opendir(bs->dir)) == NULL)
+		return errno_err();
+	while (r == VAULT_OK && (de = readdir(d)) != NULL)
+		if (is_prefix_dir(de->d_name) && path_join(path, bs->dir, de->d_name) == 0)
+			r = recover_prefix(path, removed);
+	closedir(d);
+	/* the pool is made now, at start-up, rather than by the first
+	 * deposits (and never before this clean-up, which would take it) */
+	pthread_mutex_lock(&bs->mu);
+	if (r == VAULT_OK)
+		start_refiller(bs);
+	pthread_mutex_unlock(&bs->mu);
+	return r;
 }
 
 static void
 fs_close(struct blobstore *bs)
 {
+	char sub[PATH_MAX], file[PATH_MAX];
+	unsigned i;
+
+	pthread_mutex_lock(&bs->mu);
+	bs->stopping = 1;
+	pthread_cond_broadcast(&bs->cv);
+	pthread_mutex_unlock(&bs->mu);
+	if (bs->refiller_started)
+		pthread_join(bs->refiller, NULL);
+	/* unused spares: empty files nobody needs (a crash leaves them to
+	 * start-up instead) */
+	for (i = 0; i < bs->count; i++)
+		if (name_paths(bs, bs->spare[i], sub, file) == 0)
+			vault_os.unlink(file);
+	pthread_mutex_destroy(&bs->mu);
+	pthread_cond_destroy(&bs->cv);
 	free(bs->dir);
 	free(bs);
 }
 
 static const struct blobstore_ops fs_ops = {
-	.put_begin = fs_put_begin, .put_write = fs_put_write,
+	.put_new = fs_put_new, .put_write = fs_put_write,
 	.put_commit = fs_put_commit, .put_abort = fs_put_abort,
 	.get_open = fs_get_open, .get_read = fs_get_read,
 	.get_close = fs_get_close, .remove = fs_remove, .exists = fs_exists,
@@ -427,7 +680,7 @@ static const struct blobstore_ops fs_ops = {
 };
 
 vault_err
-blobstore_fs_open(const char *dir, struct blobstore **bsp)
+blobstore_fs_open(const char *dir, unsigned spares, struct blobstore **bsp)
 {
 	char tdir[PATH_MAX], parent[PATH_MAX];
 	struct blobstore *bs;
@@ -450,6 +703,9 @@ blobstore_fs_open(const char *dir, struct blobstore **bsp)
 		return VAULT_ERR_NOMEM;
 	}
 	bs->ops = &fs_ops;
+	bs->target = spares < SPARES_MAX ? spares : SPARES_MAX;
+	pthread_mutex_init(&bs->mu, NULL);
+	pthread_cond_init(&bs->cv, NULL);
 	*bsp = bs;
 	return VAULT_OK;
 }
@@ -459,9 +715,10 @@ blobstore_fs_open(const char *dir, struct blobstore **bsp)
 void blobstore_close(struct blobstore *bs) { if (bs != NULL) bs->ops->close(bs); }
 
 vault_err
-blobstore_put_begin(struct blobstore *bs, const char *name, struct blobstore_put **pp)
+blobstore_put_new(struct blobstore *bs, char name[VAULT_ID_TEXT_LEN + 1],
+    struct blobstore_put **pp)
 {
-	return bs->ops->put_begin(bs, name, pp);
+	return bs->ops->put_new(bs, name, pp);
 }
 
 vault_err

@@ -338,10 +338,10 @@ documents_put_begin(struct store *s, const vault_id *owner,
 		goto fail;
 	}
 	memcpy(p->title, meta->title, strlen(meta->title) + 1);
-	vault_id_random(&p->id);
-	vault_id_to_text(&p->id, p->idt);
+	/* the blob store names the blob, at random: the document's id */
 	if ((r = keys_dockey_new(&p->dk)) != VAULT_OK ||
-	    (r = blobstore_put_begin(s->blobs, p->idt, &p->bp)) != VAULT_OK)
+	    (r = blobstore_put_new(s->blobs, p->idt, &p->bp)) != VAULT_OK ||
+	    (r = vault_id_from_text(p->idt, &p->id)) != VAULT_OK)
 		goto fail;
 	sink.write = sink_write;
 	sink.ctx = p->bp;
@@ -352,7 +352,8 @@ documents_put_begin(struct store *s, const vault_id *owner,
 	return VAULT_OK;
 fail:
 	documents_put_abort(p);
-	return r;
+	/* the blob store's pool reports a failed sync here: stop */
+	return store_note_failure(s, r);
 }
 
 vault_err

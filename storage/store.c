@@ -26,6 +26,7 @@ store_options_default(struct store_options *o)
 	o->quota_bytes = STORE_DEFAULT_QUOTA;
 	o->lock_threshold = STORE_DEFAULT_LOCK_THRESHOLD;
 	o->lock_ms = STORE_DEFAULT_LOCK_MS;
+	o->blob_spares = STORE_DEFAULT_BLOB_SPARES;
 }
 
 static int
@@ -277,7 +278,7 @@ store_open(const char *dir, const struct store_options *o, struct store **sp,
 		r = VAULT_ERR_LIMIT;
 		goto fail;
 	}
-	if ((r = blobstore_fs_open(path, &s->blobs)) != VAULT_OK ||
+	if ((r = blobstore_fs_open(path, o->blob_spares, &s->blobs)) != VAULT_OK ||
 	    (r = blobstore_recover(s->blobs, &rep->tmp_removed)) != VAULT_OK ||
 	    (r = scan(s, rep)) != VAULT_OK)
 		goto fail;
@@ -324,12 +325,12 @@ store_open_sibling(struct store *first, struct store **sp)
 	memcpy(s->origin, first->origin, sizeof s->origin);
 	s->stopped = first->stopped;
 	s->group = first->group;
+	s->blobs = first->blobs; /* one pool of spares for all */
 	s->is_sibling = 1;
 	if (join(path, first->dir, "vault.db") != 0)
 		r = VAULT_ERR_LIMIT;
-	else if ((r = db_open(path, 0, &s->db)) == VAULT_OK &&
-	    join(path, first->dir, "blobs") == 0)
-		r = blobstore_fs_open(path, &s->blobs);
+	else
+		r = db_open(path, 0, &s->db);
 	if (r != VAULT_OK) {
 		store_close(s);
 		return r;
@@ -343,9 +344,9 @@ store_close(struct store *s)
 {
 	if (s == NULL)
 		return;
-	blobstore_close(s->blobs);
 	db_close(s->db);
 	if (!s->is_sibling) {
+		blobstore_close(s->blobs);
 		keys_pepper_free(s->pepper);
 		keys_pepper_free(s->instance_sk);
 		tsa_free(s->tsa);

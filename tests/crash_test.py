@@ -1,13 +1,14 @@
 #!/usr/bin/env python3
 """Crash consistency of the store, under strace fault injection.
 
-For each system call that durability rests on (fsync, fdatasync, renameat2,
+For each system call that durability rests on (fsync, fdatasync, fchmod,
 write, pwrite64, unlink), a writer storing and deleting documents is killed
 with SIGKILL at its 1st, 2nd, ... Nth call of that kind, deterministically
 (strace -e inject=SYSCALL:signal=KILL:when=N). After each crash the store is
 reopened as at start-up and checked by `crash_tool check`: every acknowledged
 document is whole, no deleted one comes back, nothing half-written is
-visible, no temp file is left, and SQLite's integrity_check passes.
+visible, no temp file nor unfinished blob file (mode 0200) is left, and
+SQLite's integrity_check passes.
 
 Then the same with fsync and fdatasync failing with EIO instead: the store
 must stop (fail-stop): after the failure at most the operation in flight may
@@ -22,7 +23,8 @@ import subprocess
 import sys
 
 LOGIN, SECRET, NDOCS = "amina", "sesame-crash", 5
-SYSCALLS = ["fsync", "fdatasync", "renameat2", "write", "pwrite64", "unlink"]
+# fchmod: the mode 0600 that makes a written file a blob (blobstore_fs.c)
+SYSCALLS = ["fsync", "fdatasync", "fchmod", "write", "pwrite64", "unlink"]
 
 
 def run(cmd, **kw):
@@ -52,16 +54,22 @@ def count_calls(tool, template, work, syscall):
 
 
 def injected_fd_path(log):
-    """The path of the file the injected call was made on, and the lines
-    of the trace after it."""
-    fds, lines = {}, open(log).read().splitlines()
+    """The path of the file the injected call was made on (strace -y
+    prints it beside the descriptor), and the lines of the trace after it."""
+    lines = open(log).read().splitlines()
     for i, line in enumerate(lines):
-        m = re.search(r'openat\(AT_FDCWD, "([^"]*)".*\) = (\d+)$', line)
-        if m:
-            fds[m.group(2)] = m.group(1)
-        if "(INJECTED)" in line:
-            m = re.search(r'\((\d+)', line)
-            return fds.get(m.group(1) if m else "", "?"), lines[i + 1:]
+        if "(INJECTED)" not in line:
+            continue
+        m = re.search(r'\(\d+<([^>]*)>', line)
+        if m is None and "resumed>" in line:
+            # another thread's call came between: "pid call(fd<path>
+            # <unfinished ...>" is the line where the path is
+            pid = line.split()[0]
+            for prev in reversed(lines[:i]):
+                if prev.startswith(pid + " ") and "<unfinished" in prev:
+                    m = re.search(r'\(\d+<([^>]*)>', prev)
+                    break
+        return (m.group(1) if m else "?"), lines[i + 1:]
     return None, []
 
 
@@ -73,7 +81,7 @@ def one(tool, template, work, syscall, n, action):
     log = os.path.join(work, "trace.log")
     # (injection needs the call traced; the trace also shows, for an error,
     # which file the call was on and what the writer said after it)
-    p = run(["strace", "-f", "-qq", "-o", log, "-e",
+    p = run(["strace", "-f", "-qq", "-y", "-o", log, "-e",
              "trace=openat,write," + syscall, "-e", inject,
              tool, "write", d, LOGIN, SECRET, str(NDOCS)], env=traced_env())
     acks = os.path.join(work, "acks")
@@ -82,7 +90,7 @@ def one(tool, template, work, syscall, n, action):
     outcome = "killed" if p.returncode in (-9, 137) else "rc=%d" % p.returncode
     if action.startswith("error"):
         path, after = injected_fd_path(log)
-        said = [l for l in after if re.search(r'write\(1, "(OK|DEL) ', l)]
+        said = [l for l in after if re.search(r'write\(1(<[^>]*>)?, "(OK|DEL) ', l)]
         # SQLite fsyncs the data directory once after creating the WAL and
         # ignores the result; db_open already made that entry durable with
         # a checked fsync (storage/db.c), so the writer may go on.

@@ -19,7 +19,7 @@ import re
 import subprocess
 import time
 
-DURABLE = ["fsync", "fdatasync", "renameat2", "rename", "write", "pwrite64"]
+DURABLE = ["fsync", "fdatasync", "fchmod", "write", "pwrite64"]
 
 
 def tasks(pid):

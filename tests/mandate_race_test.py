@@ -16,7 +16,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from checks import check, finish  # noqa: E402
-from vaultd_harness import Vault  # noqa: E402
+from vaultd_harness import Vault, blob_files, unfinished_bytes  # noqa: E402
 
 BUILD, WORK = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
 SIZE = 3 << 20
@@ -66,13 +66,12 @@ with v:
     # sendall returns once the bytes are in the kernel's buffers, maybe
     # before vaultd has read the headers: revoking then would refuse the
     # upload at its start (also right, but not the race under test).
-    # The put's temp file shows that the mandate was checked and bytes
-    # are being stored.
-    tmp = os.path.join(v.data, "blobs", "tmp")
+    # The put's file (mode 0200, not a blob yet) growing shows that the
+    # mandate was checked and bytes are being stored.
     deadline = time.time() + 30
-    while not os.listdir(tmp) and time.time() < deadline:
+    while not unfinished_bytes(v.data) and time.time() < deadline:
         time.sleep(0.01)
-    check("the upload has begun before the revocation", bool(os.listdir(tmp)))
+    check("the upload has begun before the revocation", unfinished_bytes(v.data) > 0)
     s, _, _ = v.call("DELETE", "/v1/persons/%s/mandates/%s" % (pid, mid), token=person)
     check("the person revokes the mandate mid-upload (204)", s == 204, s)
     status = finish_upload(c, body[SIZE // 2:])
@@ -83,7 +82,7 @@ with v:
     check("the person's usage is unchanged", usage() == used, (usage(), used))
     s, _, _ = v.deposit(aidant, pid, b"after the revocation")
     check("the aidant's next deposit is refused at once (403)", s == 403, s)
-    blobs = sum(len(f) for _, _, f in os.walk(os.path.join(v.data, "blobs")))
-    check("and the blob store holds one blob", blobs == 1, blobs)
+    check("and the blob store holds one blob", len(blob_files(v.data)) == 1,
+          blob_files(v.data))
 
 finish()

@@ -15,10 +15,37 @@ import os
 import re
 import shutil
 import signal
+import stat
 import subprocess
 import time
 
 FAST = ["--argon2-ops", "1", "--argon2-mem-kib", "8"]
+
+
+def _blob_store_files(data):
+    """(path, stat) of every regular file under DATA/blobs/ab/."""
+    top = os.path.join(data, "blobs")
+    for sub in sorted(os.listdir(top)):
+        if len(sub) != 2 or not os.path.isdir(os.path.join(top, sub)):
+            continue
+        for name in sorted(os.listdir(os.path.join(top, sub))):
+            path = os.path.join(top, sub, name)
+            st = os.lstat(path)
+            if stat.S_ISREG(st.st_mode):
+                yield path, st
+
+
+def blob_files(data):
+    """The blobs of a data directory: files whose owner may read them.
+    Files in mode 0200 are spares made ahead, or puts not yet committed
+    (storage/blobstore_fs.c), never blobs."""
+    return [p for p, st in _blob_store_files(data) if st.st_mode & stat.S_IRUSR]
+
+
+def unfinished_bytes(data):
+    """Bytes written so far into files that are not blobs yet."""
+    return sum(st.st_size for p, st in _blob_store_files(data)
+               if not st.st_mode & stat.S_IRUSR)
 ADMIN_SECRET = "administrator secret for tests"
 
 
