@@ -230,6 +230,8 @@ out:
 	sodium_free(j->buf);
 	api_producer_done(j->srv);
 	free(j);
+	/* what the frames below left of the documents' keys (server.c) */
+	sodium_stackzero(API_STACK_WIPE);
 	return NULL;
 }
 

@@ -164,6 +164,10 @@ void api_store_put(struct api_server *srv, struct store *s);
 int api_producer_start(struct api_server *srv);
 void api_producer_done(struct api_server *srv);
 
+/* Bytes of stack wiped below a request's frames when it ends, and at the
+ * end of an export's producer (server.c): more than any handler uses. */
+#define API_STACK_WIPE (64 * 1024)
+
 /* ---- the web pages (static.c) -------------------------------------------- */
 
 /* Resolves dir into out (absolute, no symlink); 0, or -1 if it is not a

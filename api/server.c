@@ -689,6 +689,11 @@ completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	sodium_memzero(rq->params, sizeof rq->params);
 	free(rq);
 	*con_cls = NULL;
+	/* What the request's frames held (a key in a library's local
+	 * buffer, a register saved there) stays on this stack when they
+	 * return, and glibc hands a cached stack to the next thread as it
+	 * is. The frames are gone here: wipe what they used. */
+	sodium_stackzero(API_STACK_WIPE);
 }
 
 /* ---- start and stop ----------------------------------------------------------- */
