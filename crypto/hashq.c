@@ -1,10 +1,13 @@
-/* hashq.c: a FIFO of SHA-256 updates served by one worker thread. */
+/* hashq.c: a FIFO of SHA-256 updates served by one worker thread (from
+ * the process's pool, workers.h). */
 #include <pthread.h>
 #include <stdlib.h>
 
 #include "hashq.h"
+#include "workers.h"
 
-#define HASHQ_SLOTS 8
+#define HASHQ_SLOTS 32 /* a batch: its plaintext and up to 4 chunks, four times */
+#define HASHQ_WAKE 3   /* jobs waiting before the worker is woken */
 
 struct hashq_job {
 	EVP_MD_CTX *ctx;
@@ -14,7 +17,7 @@ struct hashq_job {
 
 struct hashq {
 	int threaded;
-	pthread_t thread;
+	int worker_done;         /* the worker has left hashq_main */
 	pthread_mutex_t mu;
 	pthread_cond_t cv_work;  /* a job was queued, or stop */
 	pthread_cond_t cv_done;  /* a job finished */
@@ -25,7 +28,7 @@ struct hashq {
 	int failed;
 };
 
-static void *
+static void
 hashq_main(void *arg)
 {
 	struct hashq *q = arg;
@@ -47,8 +50,9 @@ hashq_main(void *arg)
 		q->done++;
 		pthread_cond_broadcast(&q->cv_done);
 	}
+	q->worker_done = 1;
+	pthread_cond_broadcast(&q->cv_done);
 	pthread_mutex_unlock(&q->mu);
-	return NULL;
 }
 
 vault_err
@@ -64,7 +68,7 @@ hashq_new(int threaded, struct hashq **qp)
 		pthread_mutex_init(&q->mu, NULL);
 		pthread_cond_init(&q->cv_work, NULL);
 		pthread_cond_init(&q->cv_done, NULL);
-		if (pthread_create(&q->thread, NULL, hashq_main, q) != 0) {
+		if (workers_run(hashq_main, q) != 0) {
 			/* No thread to be had: hash inline rather than fail. */
 			pthread_mutex_destroy(&q->mu);
 			pthread_cond_destroy(&q->cv_work);
@@ -87,11 +91,19 @@ hashq_submit(struct hashq *q, EVP_MD_CTX *ctx, const void *p, size_t len)
 		return ++q->done;
 	}
 	pthread_mutex_lock(&q->mu);
-	while (q->submitted - q->done == HASHQ_SLOTS)
+	while (q->submitted - q->done == HASHQ_SLOTS) {
+		pthread_cond_signal(&q->cv_work);
 		pthread_cond_wait(&q->cv_done, &q->mu);
+	}
 	q->ring[q->submitted % HASHQ_SLOTS] = (struct hashq_job){ ctx, p, len };
 	ticket = ++q->submitted;
-	pthread_cond_signal(&q->cv_work);
+	/* The worker hashes faster than the writer encrypts, so it is
+	 * usually asleep: waking it for every job cost a futex call and,
+	 * on a virtual machine, an interrupt to an idle CPU for each chunk
+	 * (a good part of a large deposit's time). It is woken once a few
+	 * jobs wait, or when the writer waits for it (hashq_wait). */
+	if (q->submitted - q->done >= HASHQ_WAKE)
+		pthread_cond_signal(&q->cv_work);
 	pthread_mutex_unlock(&q->mu);
 	return ticket;
 }
@@ -102,6 +114,8 @@ hashq_wait(struct hashq *q, uint64_t ticket)
 	if (!q->threaded || ticket == 0)
 		return;
 	pthread_mutex_lock(&q->mu);
+	if (q->done < ticket)
+		pthread_cond_signal(&q->cv_work);
 	while (q->done < ticket)
 		pthread_cond_wait(&q->cv_done, &q->mu);
 	pthread_mutex_unlock(&q->mu);
@@ -114,6 +128,8 @@ hashq_wait_all(struct hashq *q)
 
 	if (q->threaded) {
 		pthread_mutex_lock(&q->mu);
+		if (q->done < q->submitted)
+			pthread_cond_signal(&q->cv_work);
 		while (q->done < q->submitted)
 			pthread_cond_wait(&q->cv_done, &q->mu);
 		failed = q->failed;
@@ -132,8 +148,9 @@ hashq_free(struct hashq *q)
 		pthread_mutex_lock(&q->mu);
 		q->stop = 1;
 		pthread_cond_signal(&q->cv_work);
+		while (!q->worker_done)
+			pthread_cond_wait(&q->cv_done, &q->mu);
 		pthread_mutex_unlock(&q->mu);
-		pthread_join(q->thread, NULL);
 		pthread_mutex_destroy(&q->mu);
 		pthread_cond_destroy(&q->cv_work);
 		pthread_cond_destroy(&q->cv_done);

@@ -75,8 +75,12 @@ vault_err blob_writer_new(const uint8_t *dk, const vault_id *document_id,
     const struct blob_sink *sink, struct blob_writer **wp);
 /* Appends original bytes. */
 vault_err blob_writer_write(struct blob_writer *w, const void *p, size_t len);
-/* Writes the final chunk and returns the fingerprints. Does not make the
- * sink durable: that is the blob store's commit. */
+/* Encrypts what is left and hands every byte of the blob to the sink;
+ * the fingerprints may still be computing. From here the sink may be made
+ * durable (the blob store's commit) while they end. */
+vault_err blob_writer_end(struct blob_writer *w);
+/* Returns the fingerprints, ending the blob first if blob_writer_end was
+ * not called. Does not make the sink durable. */
 vault_err blob_writer_finish(struct blob_writer *w, struct blob_result *res);
 /* Frees and wipes; NULL-safe. */
 void blob_writer_free(struct blob_writer *w);

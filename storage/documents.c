@@ -25,6 +25,7 @@
 #include "journal.h"
 #include "tsa.h"
 #include "keys.h"
+#include "workers.h"
 #include "secmem.h"
 #include "vault_os.h"
 
@@ -523,6 +524,29 @@ insert_rows(struct document_put *p, struct store *ws, const struct blob_result *
 
 /* ---- group commit ------------------------------------------------------ */
 
+/*
+ * A deposit's blob is made durable on a thread of its own (fchmod and
+ * fsync, blobstore_fs.c) while the deposit's thread seals its key and
+ * title and gets its time-stamp. A small blob (BLOB_OVERLAP_MAX) does not
+ * wait for its fsync before its rows are written: it joins the group
+ * commit at once, the batch's rows are inserted meanwhile, and only the
+ * COMMIT waits until every blob of the batch is durable. The order that
+ * makes a deposit safe is unchanged (blob durable, then the COMMIT that
+ * makes it visible); what overlaps is the CPU work of the inserts with
+ * the fsync. A large blob's fsync may take seconds: it waits first, so
+ * that the write lock is never held across it.
+ */
+#define BLOB_OVERLAP_MAX (4u << 20)
+
+/* One blob on its way to durable. done and r are read under the group's
+ * mutex, which the thread signals on. */
+struct blob_commit {
+	struct blobstore_put *bp;
+	struct commit_group *g;
+	vault_err r;
+	int done;
+};
+
 /* One deposit's rows, waiting to be written with others. */
 struct commit_job {
 	struct document_put *p;
@@ -530,6 +554,7 @@ struct commit_job {
 	const uint8_t *sealed, *tenc;
 	size_t tenc_len;
 	int64_t now;
+	struct blob_commit *bc; /* the blob, durable once bc->done && bc->r OK */
 	vault_err insert_r;     /* its own rows: refused (quota), or written */
 	vault_err commit_r;     /* the shared COMMIT */
 	int done;
@@ -540,22 +565,40 @@ static const char sql_savepoint[] = "SAVEPOINT put";
 static const char sql_release[] = "RELEASE put";
 static const char sql_rollback_to[] = "ROLLBACK TO put";
 
+/* Returns once every blob of batch is durable or failed. */
+static void
+wait_blobs(struct commit_group *g, struct commit_job *batch)
+{
+	struct commit_job *j;
+
+	pthread_mutex_lock(&g->mu);
+	for (j = batch; j != NULL; j = j->next)
+		while (!j->bc->done)
+			pthread_cond_wait(&g->cv, &g->mu);
+	pthread_mutex_unlock(&g->mu);
+}
+
 /* Writes the rows of every job of batch in one transaction on ws, each
  * inside its own savepoint, so that one refused deposit (over quota)
- * leaves the others whole; then one COMMIT, one WAL sync for all. */
-static void
+ * leaves the others whole; then, once their blobs are durable, one
+ * COMMIT, one WAL sync for all. Returns 1 if the batch must be written
+ * again: a blob failed, its job is marked, and the transaction was rolled
+ * back whole. */
+static int
 commit_batch(struct store *ws, struct commit_job *batch)
 {
 	struct commit_job *j;
 	vault_err r;
-	int written = 0;
+	int written = 0, again = 0;
 
 	if ((r = db_begin(ws->db)) != VAULT_OK) {
 		for (j = batch; j != NULL; j = j->next)
 			j->insert_r = r;
-		return;
+		return 0;
 	}
 	for (j = batch; j != NULL; j = j->next) {
+		if (j->insert_r != VAULT_OK)
+			continue; /* its blob failed in an earlier pass */
 		if ((r = db_run(ws->db, sql_savepoint)) != VAULT_OK)
 			break;
 		j->insert_r = insert_rows(j->p, ws, j->res, j->sealed, j->tenc,
@@ -566,20 +609,46 @@ commit_batch(struct store *ws, struct commit_job *batch)
 			break;
 		written += j->insert_r == VAULT_OK;
 	}
+	if (r == VAULT_OK) {
+		wait_blobs(ws->group, batch);
+		for (j = batch; j != NULL; j = j->next) {
+			if (j->bc->r == VAULT_ERR_IO) {
+				/* a failed fsync stops the store: no commit,
+				 * of this batch or any after it */
+				(void)store_note_failure(ws, VAULT_ERR_IO);
+				r = VAULT_ERR_STOPPED;
+			}
+			if (j->insert_r == VAULT_OK && j->bc->r != VAULT_OK) {
+				/* its rows must not commit: nor, in this
+				 * transaction, anybody's */
+				j->insert_r = j->bc->r;
+				again = 1;
+			}
+		}
+	}
 	if (r != VAULT_OK) {
 		/* the transaction itself failed: nothing of the batch stays */
 		db_rollback(ws->db);
 		for (j = batch; j != NULL; j = j->next)
-			j->insert_r = r;
-		return;
+			if (j->insert_r == VAULT_OK)
+				j->insert_r = r;
+		return 0;
+	}
+	if (again) {
+		db_rollback(ws->db);
+		for (j = batch; j != NULL; j = j->next)
+			if (j->insert_r != VAULT_OK && j->bc->r == VAULT_OK)
+				j->insert_r = VAULT_OK; /* refused in this pass only */
+		return 1;
 	}
 	if (written == 0) {
 		db_rollback(ws->db);
-		return;
+		return 0;
 	}
 	r = store_note_failure(ws, db_commit(ws->db));
 	for (j = batch; j != NULL; j = j->next)
 		j->commit_r = r;
+	return 0;
 }
 
 /* Queues job and returns once its rows are committed or refused. Whoever
@@ -608,7 +677,11 @@ group_commit(struct store *s, struct commit_job *job)
 		batch = g->head;
 		g->head = g->tail = NULL;
 		pthread_mutex_unlock(&g->mu);
-		commit_batch(s, batch);
+		/* a pass that meets a failed blob is written again without it
+		 * (a failed fsync has stopped the store: the next pass's
+		 * COMMIT is refused, and every job hears it) */
+		while (commit_batch(s, batch))
+			;
 		pthread_mutex_lock(&g->mu);
 		for (j = batch; j != NULL; j = j->next)
 			j->done = 1;
@@ -618,19 +691,19 @@ group_commit(struct store *s, struct commit_job *job)
 	pthread_mutex_unlock(&g->mu);
 }
 
-struct blob_commit {
-	struct blobstore_put *bp;
-	vault_err r;
-};
-
-static void *
+static void
 blob_commit_main(void *arg)
 {
 	struct blob_commit *bc = arg;
+	vault_err r;
 
 	/* commit frees bp whatever happens */
-	bc->r = blobstore_put_commit(bc->bp);
-	return NULL;
+	r = blobstore_put_commit(bc->bp);
+	pthread_mutex_lock(&bc->g->mu);
+	bc->r = r;
+	bc->done = 1;
+	pthread_cond_broadcast(&bc->g->cv);
+	pthread_mutex_unlock(&bc->g->mu);
 }
 
 vault_err
@@ -638,30 +711,29 @@ documents_put_commit(struct document_put *p, struct document_info *info)
 {
 	uint8_t sealed[KEYS_SEALED_DOCKEY_LEN];
 	struct blob_commit bc;
-	struct commit_job job;
-	pthread_t bc_thread;
-	int bc_threaded;
+	struct commit_job job = { 0 };
 	struct blob_result res;
 	uint8_t *tenc = NULL;
 	size_t tenc_len = 0;
 	int blob_durable = 0;
-	int64_t now;
+	int64_t now = 0;
 	vault_err r;
 
 	if (info != NULL)
 		memset(info, 0, sizeof *info);
-	if ((r = p->err) != VAULT_OK ||
-	    (r = blob_writer_finish(p->w, &res)) != VAULT_OK)
+	if ((r = p->err) != VAULT_OK || (r = blob_writer_end(p->w)) != VAULT_OK)
 		goto out;
-	/* 1. the blob made durable (fsync, rename, directory fsync) on a
-	 * second thread, while this one does the work that needs no disk:
-	 * the time-stamp, the sealed key, the sealed title. The rows are
-	 * written only once the blob is known durable. */
-	bc.bp = p->bp;
+	/* 1. the blob made durable on a second thread as soon as its last
+	 * byte is written, while this one does the work that needs no disk:
+	 * the fingerprints, the time-stamp, the sealed key, the sealed title
+	 * (and, for a small blob, the rows: see above) */
+	bc = (struct blob_commit){ p->bp, p->s->group, VAULT_OK, 0 };
 	p->bp = NULL;
-	bc_threaded = pthread_create(&bc_thread, NULL, blob_commit_main, &bc) == 0;
-	if (!bc_threaded)
+	if (workers_run(blob_commit_main, &bc) != 0)
 		blob_commit_main(&bc);
+	/* the fingerprints, which the blob's fsync did not have to wait for */
+	if ((r = blob_writer_finish(p->w, &res)) != VAULT_OK)
+		goto joined;
 	/* the time-stamp over the fingerprint, issued in-process (~0.1 ms) */
 	if (p->s->tsa != NULL && (r = tsa_stamp(p->s->tsa, res.sha256, 0, &p->token,
 	    &p->token_len, p->serial)) != VAULT_OK && r == VAULT_ERR_UNAVAILABLE) {
@@ -675,21 +747,25 @@ documents_put_commit(struct document_put *p, struct document_info *info)
 		r = keys_dockey_seal(p->dk, &p->id, p->owner_pk, sealed);
 	if (r == VAULT_OK)
 		r = title_seal(p->dk, &p->id, &p->owner, p->title, &tenc, &tenc_len);
-	if (bc_threaded)
-		pthread_join(bc_thread, NULL);
+	if (r == VAULT_OK && res.cipher_size > BLOB_OVERLAP_MAX)
+		wait_blobs(p->s->group, &(struct commit_job){ .bc = &bc });
+	if (r == VAULT_OK && (r = store_writable(p->s)) == VAULT_OK) {
+		/* 2. the rows, in one durable transaction, committed once the
+		 * blob is durable */
+		now = vault_os.now_ms();
+		job = (struct commit_job){ p, &res, sealed, tenc, tenc_len, now,
+		    &bc, VAULT_OK, VAULT_OK, 0, NULL };
+		group_commit(p->s, &job);
+	}
+joined:
+	/* bc lives on this stack: its worker must be done with it */
+	wait_blobs(p->s->group, &(struct commit_job){ .bc = &bc });
 	/* a blob that became durable is removed below if anything failed */
 	blob_durable = bc.r == VAULT_OK;
 	if (bc.r != VAULT_OK)
 		r = bc.r; /* first: a failed fsync must reach the fail-stop below */
 	if (r != VAULT_OK)
 		goto out;
-	/* 2. the rows, in one durable transaction */
-	now = vault_os.now_ms();
-	job = (struct commit_job){ p, &res, sealed, tenc, tenc_len, now,
-	    VAULT_OK, VAULT_OK, 0, NULL };
-	if ((r = store_writable(p->s)) != VAULT_OK)
-		goto out;
-	group_commit(p->s, &job);
 	if ((r = job.insert_r) != VAULT_OK)
 		goto out; /* rolled back: the blob is removed below */
 	/* From here the blob is kept whatever COMMIT answered. A COMMIT whose

@@ -30,6 +30,7 @@
 #include "scrubber.h"
 #include "store.h"
 #include "vault_os.h"
+#include "workers.h"
 
 /* Parses HOST:PORT or [V6]:PORT into ss. Returns 0 or -1. */
 static int
@@ -357,6 +358,7 @@ main(int argc, char **argv)
 	api_server_stop(srv, 30000);
 	close(fd);
 	store_close(s);
+	workers_shutdown();
 	free(cert);
 	sodium_free(key);
 	fprintf(stderr, "vaultd: stopped\n");

@@ -1,0 +1,122 @@
+/* workers.c: the process's pool of threads for short tasks (workers.h). */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "workers.h"
+
+struct worker {
+	pthread_cond_t cv;
+	void (*fn)(void *);     /* the task; NULL while idle */
+	void *arg;
+	struct worker *next;    /* in the idle list */
+};
+
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t gone = PTHREAD_COND_INITIALIZER;
+static struct worker *idle;     /* most recently idle first */
+static unsigned threads;        /* alive, idle or not */
+static int stopping;
+
+static void
+unlink_idle(struct worker *w)
+{
+	struct worker **p;
+
+	for (p = &idle; *p != NULL; p = &(*p)->next)
+		if (*p == w) {
+			*p = w->next;
+			return;
+		}
+}
+
+static void *
+worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct timespec until;
+	int rc;
+
+	for (;;) {
+		w->fn(w->arg);
+		pthread_mutex_lock(&mu);
+		w->fn = NULL;
+		rc = 0;
+		if (!stopping) {
+			w->next = idle;
+			idle = w;
+			clock_gettime(CLOCK_REALTIME, &until);
+			until.tv_sec += WORKERS_IDLE_MS / 1000;
+			while (w->fn == NULL && !stopping && rc != ETIMEDOUT)
+				rc = pthread_cond_timedwait(&w->cv, &mu, &until);
+			if (w->fn == NULL)
+				unlink_idle(w);
+		}
+		if (w->fn == NULL) {
+			threads--;
+			pthread_cond_broadcast(&gone);
+			pthread_mutex_unlock(&mu);
+			pthread_cond_destroy(&w->cv);
+			free(w);
+			return NULL;
+		}
+		pthread_mutex_unlock(&mu);
+	}
+}
+
+int
+workers_run(void (*fn)(void *), void *arg)
+{
+	pthread_attr_t attr;
+	struct worker *w;
+	pthread_t t;
+	int ok;
+
+	pthread_mutex_lock(&mu);
+	if ((w = idle) != NULL) {
+		idle = w->next;
+		w->fn = fn;
+		w->arg = arg;
+		pthread_cond_signal(&w->cv);
+		pthread_mutex_unlock(&mu);
+		return 0;
+	}
+	threads++;
+	pthread_mutex_unlock(&mu);
+	if ((w = calloc(1, sizeof *w)) == NULL)
+		goto fail;
+	pthread_cond_init(&w->cv, NULL);
+	w->fn = fn;
+	w->arg = arg;
+	ok = pthread_attr_init(&attr) == 0;
+	ok = ok && pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED) == 0 &&
+	    pthread_create(&t, &attr, worker_main, w) == 0;
+	pthread_attr_destroy(&attr);
+	if (ok)
+		return 0;
+	pthread_cond_destroy(&w->cv);
+	free(w);
+fail:
+	pthread_mutex_lock(&mu);
+	threads--;
+	pthread_cond_broadcast(&gone);
+	pthread_mutex_unlock(&mu);
+	return -1;
+}
+
+void
+workers_shutdown(void)
+{
+	struct worker *w;
+
+	pthread_mutex_lock(&mu);
+	stopping = 1;
+	for (w = idle; w != NULL; w = w->next)
+		pthread_cond_signal(&w->cv);
+	while (threads > 0)
+		pthread_cond_wait(&gone, &mu);
+	idle = NULL;
+	stopping = 0;
+	pthread_mutex_unlock(&mu);
+}
