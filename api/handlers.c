@@ -768,13 +768,7 @@ h_deposit(struct api_request *rq)
 		    r == VAULT_ERR_AUTH ? api_error(rq, 403, "forbidden", "Your mandate "
 		    "to deposit for this person ended during the upload. Nothing was "
 		    "stored.") : api_vault_error(rq, r);
-	if (!is_self(rq, &info.owner)) {
-		char mt[VAULT_ID_TEXT_LEN + 1];
-		vault_id_to_text(&rq->mandate, mt);
-		(void)journal_record(rq->st, &(struct journal_event){
-		    &rq->sess.account, &info.owner, "mandate.use", mt, "ok",
-		    rq->origin });
-	}
+	/* an aidant's mandate.use is journaled with the deposit (documents.c) */
 	return api_json(rq, 201, document_json(rq->st, &info));
 }
 

@@ -433,23 +433,26 @@ out:
 }
 
 /* VAULT_OK if aidant holds an active deposit mandate from owner covering
- * category, VAULT_ERR_AUTH if not. */
+ * category (its id in mandate), VAULT_ERR_AUTH if not. */
 static vault_err
 deposit_mandate_active(struct store *ws, const char *owner, const char *aidant,
-    const char *category, int64_t now)
+    const char *category, int64_t now, char mandate[VAULT_ID_TEXT_LEN + 1])
 {
 	sqlite3_stmt *st;
 	int rc;
 
-	if (db_prepare(ws->db, "SELECT 1 FROM mandates WHERE person_id = ?1"
+	if (db_prepare(ws->db, "SELECT mandate_id FROM mandates WHERE person_id = ?1"
 	    " AND aidant_id = ?2 AND scope_deposit = 1 AND revoked_at IS NULL"
-	    " AND expires_at > ?3 AND (categories >> ?4) & 1 LIMIT 1", &st) != VAULT_OK)
+	    " AND expires_at > ?3 AND (categories >> ?4) & 1"
+	    " ORDER BY expires_at DESC LIMIT 1", &st) != VAULT_OK)
 		return VAULT_ERR_INTERNAL;
 	sqlite3_bind_text(st, 1, owner, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, aidant, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 3, now);
 	sqlite3_bind_int(st, 4, documents_category_index(category));
-	rc = sqlite3_step(st);
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		snprintf(mandate, VAULT_ID_TEXT_LEN + 1, "%s",
+		    (const char *)sqlite3_column_text(st, 0));
 	db_finish(ws->db, st);
 	return rc == SQLITE_ROW ? VAULT_OK : rc == SQLITE_DONE ? VAULT_ERR_AUTH : db_err(rc);
 }
@@ -459,6 +462,7 @@ insert_rows(struct document_put *p, struct store *ws, const struct blob_result *
     const uint8_t *sealed, const uint8_t *tenc, size_t tenc_len, int64_t now)
 {
 	char owner[VAULT_ID_TEXT_LEN + 1], dep[VAULT_ID_TEXT_LEN + 1];
+	char mandate[VAULT_ID_TEXT_LEN + 1] = "";
 	sqlite3_stmt *st = NULL;
 	uint64_t used;
 	vault_err r;
@@ -472,7 +476,8 @@ insert_rows(struct document_put *p, struct store *ws, const struct blob_result *
 	 * this category: the person may have revoked it while the paper was
 	 * being uploaded, and the revocation wins. */
 	if (memcmp(p->depositor.b, p->owner.b, VAULT_ID_LEN) != 0 &&
-	    (r = deposit_mandate_active(ws, owner, dep, p->category, now)) != VAULT_OK)
+	    (r = deposit_mandate_active(ws, owner, dep, p->category, now,
+	    mandate)) != VAULT_OK)
 		return r;
 	if ((r = documents_usage(ws, &p->owner, &used)) != VAULT_OK)
 		return r;
@@ -514,6 +519,12 @@ insert_rows(struct document_put *p, struct store *ws, const struct blob_result *
 	    (r = wrap_for_mandates(p, ws, owner, now)) != VAULT_OK ||
 	    (r = journal_append(ws, &(struct journal_event){ &p->depositor,
 	    &p->owner, "document.deposit", p->idt, "ok",
+	    p->origin[0] != '\0' ? p->origin : NULL })) != VAULT_OK)
+		return r;
+	/* an aidant's deposit used his mandate: the person sees both, and
+	 * in the same commit (no second WAL sync for the deposit) */
+	if (mandate[0] != '\0' && (r = journal_append(ws, &(struct journal_event){
+	    &p->depositor, &p->owner, "mandate.use", mandate, "ok",
 	    p->origin[0] != '\0' ? p->origin : NULL })) != VAULT_OK)
 		return r;
 	if (p->tsa_pending)
