@@ -244,8 +244,9 @@ documents_usage(struct store *s, const vault_id *owner, uint64_t *bytes)
 
 	*bytes = 0;
 	vault_id_to_text(owner, idt);
-	if (db_prepare(s->db,
-	    "SELECT COALESCE(SUM(size), 0) FROM documents WHERE owner_id = ?1", &st) != VAULT_OK)
+	/* kept by the triggers of schema 7 */
+	if (db_prepare(s->db, "SELECT COALESCE((SELECT usage_bytes FROM accounts"
+	    " WHERE account_id = ?1), 0)", &st) != VAULT_OK)
 		return VAULT_ERR_INTERNAL;
 	sqlite3_bind_text(st, 1, idt, -1, SQLITE_TRANSIENT);
 	if ((rc = sqlite3_step(st)) == SQLITE_ROW)

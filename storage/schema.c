@@ -174,10 +174,25 @@ const char *const db_migrations[] = {
 	"ALTER TABLE accounts ADD COLUMN removed_at INTEGER;",
 
 	/* 7: a person's usage (the quota, checked at every deposit's start
-	 * and again in its transaction) summed from an index alone: without
-	 * it, SUM(size) read every row of hers, time-stamp tokens and all,
-	 * and a deposit slowed down with every paper she had. */
-	"CREATE INDEX documents_owner_size ON documents (owner_id, size);",
+	 * and again in its transaction), kept by triggers beside her
+	 * account: SUM(size) over her documents read every row of hers, and
+	 * a deposit slowed down with every paper she had. */
+	"ALTER TABLE accounts ADD COLUMN usage_bytes INTEGER NOT NULL DEFAULT 0"
+	"  CHECK (usage_bytes >= 0);"
+	"UPDATE accounts SET usage_bytes = (SELECT COALESCE(SUM(size), 0)"
+	"  FROM documents WHERE owner_id = accounts.account_id);"
+	"CREATE TRIGGER documents_usage_insert AFTER INSERT ON documents BEGIN"
+	"  UPDATE accounts SET usage_bytes = usage_bytes + NEW.size"
+	"  WHERE account_id = NEW.owner_id; END;"
+	"CREATE TRIGGER documents_usage_delete AFTER DELETE ON documents BEGIN"
+	"  UPDATE accounts SET usage_bytes = usage_bytes - OLD.size"
+	"  WHERE account_id = OLD.owner_id; END;"
+	"CREATE TRIGGER documents_usage_update AFTER UPDATE OF size, owner_id"
+	"  ON documents BEGIN"
+	"  UPDATE accounts SET usage_bytes = usage_bytes - OLD.size"
+	"  WHERE account_id = OLD.owner_id;"
+	"  UPDATE accounts SET usage_bytes = usage_bytes + NEW.size"
+	"  WHERE account_id = NEW.owner_id; END;",
 };
 
 const size_t db_migrations_count = sizeof db_migrations / sizeof db_migrations[0];

@@ -141,7 +141,7 @@ count_blobs(struct store *s)
 static int64_t
 count_rows(struct store *s, const char *table)
 {
-	char sql[128];
+	char sql[256];
 	sqlite3_stmt *st;
 	int64_t v = -1;
 	snprintf(sql, sizeof sql, "SELECT count(*) FROM %s", table);
@@ -266,6 +266,16 @@ TEST(size_limit_and_quota_stop_a_put_and_store_nothing)
 	CHECK_EQ(count_blobs(s), 2);
 	tmp_dir(dir, tdir);
 	CHECK_EQ(count_files(tdir), 0);
+	/* the usage follows a deletion (schema 7's triggers), and room
+	 * comes back */
+	CHECK_EQ(documents_delete(s, &a.u.id, &info.id, &a.u.id, NULL), VAULT_OK);
+	CHECK_EQ(documents_usage(s, &a.u.id, &used), VAULT_OK);
+	CHECK_EQ(used, 250000);
+	CHECK_EQ(put(s, &a.u.id, &meta_ok, data, 150000, BLOB_COMPRESS_AUTO, &info), VAULT_OK);
+	CHECK_EQ(documents_usage(s, &a.u.id, &used), VAULT_OK);
+	CHECK_EQ(used, 400000);
+	CHECK_EQ(count_rows(s, "documents WHERE (SELECT usage_bytes FROM accounts"
+	    " WHERE account_id = owner_id) = (SELECT SUM(size) FROM documents)"), 2);
 	free(data);
 	person_free(&a);
 	store_close(s);
