@@ -185,9 +185,9 @@ accounts_public_key(struct store *s, const vault_id *id, uint8_t pk[KEYS_PK_LEN]
 	int rc;
 
 	vault_id_to_text(id, idt);
-	if (sqlite3_prepare_v2(db_handle(s->db),
-	    "SELECT public_key FROM account_keys WHERE account_id = ?1", -1, &st,
-	    NULL) != SQLITE_OK)
+	if (db_prepare(s->db,
+	    "SELECT public_key FROM account_keys WHERE account_id = ?1",
+	    &st) != VAULT_OK)
 		return VAULT_ERR_INTERNAL;
 	sqlite3_bind_text(st, 1, idt, -1, SQLITE_TRANSIENT);
 	rc = sqlite3_step(st);
@@ -195,7 +195,7 @@ accounts_public_key(struct store *s, const vault_id *id, uint8_t pk[KEYS_PK_LEN]
 		r = col_copy(st, 0, pk, KEYS_PK_LEN) == 0 ? VAULT_OK : VAULT_ERR_CORRUPT;
 	else
 		r = rc == SQLITE_DONE ? VAULT_ERR_NOTFOUND : db_err(rc);
-	sqlite3_finalize(st);
+	db_finish(s->db, st);
 	return r;
 }
 
@@ -536,12 +536,12 @@ accounts_get(struct store *s, const vault_id *id, struct account_info *info)
 
 	memset(info, 0, sizeof *info);
 	vault_id_to_text(id, idt);
-	if (sqlite3_prepare_v2(db_handle(s->db),
+	if (db_prepare(s->db,
 	    "SELECT login, role, display_name, structure_id, created_at,"
 	    " locked_until, EXISTS (SELECT 1 FROM account_keys k WHERE"
 	    " k.account_id = a.account_id), (SELECT name FROM structures st WHERE"
 	    " st.structure_id = a.structure_id) FROM accounts a WHERE account_id = ?1",
-	    -1, &st, NULL) != SQLITE_OK)
+	    &st) != VAULT_OK)
 		return VAULT_ERR_INTERNAL;
 	sqlite3_bind_text(st, 1, idt, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
@@ -563,7 +563,7 @@ accounts_get(struct store *s, const vault_id *id, struct account_info *info)
 		r = VAULT_OK;
 	} else
 		r = rc == SQLITE_DONE ? VAULT_ERR_NOTFOUND : db_err(rc);
-	sqlite3_finalize(st);
+	db_finish(s->db, st);
 	return r;
 }
 

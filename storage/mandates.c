@@ -301,11 +301,11 @@ mandates_categories(struct store *s, const vault_id *aidant,
 	*mask = 0;
 	vault_id_to_text(aidant, at);
 	vault_id_to_text(person, pt);
-	if (sqlite3_prepare_v2(db_handle(s->db),
+	if (db_prepare(s->db,
 	    "SELECT categories FROM mandates WHERE aidant_id = ?1 AND person_id = ?2"
 	    " AND revoked_at IS NULL AND expires_at > ?3"
-	    " AND ((?4 & 1 AND scope_deposit) OR (?4 & 2 AND scope_read))", -1, &st,
-	    NULL) != SQLITE_OK)
+	    " AND ((?4 & 1 AND scope_deposit) OR (?4 & 2 AND scope_read))",
+	    &st) != VAULT_OK)
 		return VAULT_ERR_INTERNAL;
 	sqlite3_bind_text(st, 1, at, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, pt, -1, SQLITE_STATIC);
@@ -313,7 +313,7 @@ mandates_categories(struct store *s, const vault_id *aidant,
 	sqlite3_bind_int(st, 4, scope);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
 		*mask |= (unsigned)sqlite3_column_int(st, 0);
-	sqlite3_finalize(st);
+	db_finish(s->db, st);
 	return rc == SQLITE_DONE ? VAULT_OK : db_err(rc);
 }
 
@@ -328,12 +328,12 @@ mandates_check(struct store *s, const vault_id *aidant, const vault_id *person,
 
 	vault_id_to_text(aidant, at);
 	vault_id_to_text(person, pt);
-	if (sqlite3_prepare_v2(db_handle(s->db),
+	if (db_prepare(s->db,
 	    "SELECT mandate_id FROM mandates WHERE aidant_id = ?1 AND person_id = ?2"
 	    " AND revoked_at IS NULL AND expires_at > ?3"
 	    " AND ((?4 = 1 AND scope_deposit) OR (?4 = 2 AND scope_read))"
 	    " AND (?5 < 0 OR (categories >> ?5) & 1) ORDER BY expires_at DESC LIMIT 1",
-	    -1, &st, NULL) != SQLITE_OK)
+	    &st) != VAULT_OK)
 		return VAULT_ERR_INTERNAL;
 	sqlite3_bind_text(st, 1, at, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, pt, -1, SQLITE_STATIC);
@@ -346,7 +346,7 @@ mandates_check(struct store *s, const vault_id *aidant, const vault_id *person,
 		    (const char *)sqlite3_column_text(st, 0), mandate);
 	else
 		r = rc == SQLITE_DONE ? VAULT_ERR_NOTFOUND : db_err(rc);
-	sqlite3_finalize(st);
+	db_finish(s->db, st);
 	return r;
 }
 
