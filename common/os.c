@@ -1,5 +1,6 @@
 /* os.c: the real system calls behind vault_os (see vault_os.h). */
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <time.h>
@@ -133,4 +134,18 @@ vault_os_read_text(const char *path, size_t cap, int secret)
 		return NULL;
 	}
 	return buf;
+}
+
+int
+vault_os_thread(pthread_t *t, const pthread_attr_t *attr,
+    void *(*fn)(void *), void *arg)
+{
+	sigset_t all, old;
+	int rc;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	rc = pthread_create(t, attr, fn, arg);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return rc;
 }

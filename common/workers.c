@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "vault_os.h"
 #include "workers.h"
 
 struct worker {
@@ -91,7 +92,7 @@ workers_run(void (*fn)(void *), void *arg)
 	w->arg = arg;
 	ok = pthread_attr_init(&attr) == 0;
 	ok = ok && pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED) == 0 &&
-	    pthread_create(&t, &attr, worker_main, w) == 0;
+	    vault_os_thread(&t, &attr, worker_main, w) == 0;
 	pthread_attr_destroy(&attr);
 	if (ok)
 		return 0;

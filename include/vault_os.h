@@ -9,6 +9,7 @@
 #ifndef VAULT_OS_H
 #define VAULT_OS_H
 
+#include <pthread.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -40,5 +41,11 @@ int vault_os_fsync_parent(const char *path);
  * secret (free with sodium_free), else malloc'd. NULL if it cannot be read
  * or holds cap - 1 bytes or more. */
 char *vault_os_read_text(const char *path, size_t cap, int secret);
+
+/* pthread_create with every signal blocked in the new thread from its
+ * first instruction: threads a library starts must not take a process's
+ * SIGTERM, whatever the mask of the thread that starts them. */
+int vault_os_thread(pthread_t *t, const pthread_attr_t *attr,
+    void *(*fn)(void *), void *arg);
 
 #endif

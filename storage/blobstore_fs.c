@@ -264,7 +264,7 @@ static void
 start_refiller(struct blobstore *bs)
 {
 	if (bs->target > 0 && !bs->refiller_started)
-		bs->refiller_started = pthread_create(&bs->refiller, NULL,
+		bs->refiller_started = vault_os_thread(&bs->refiller, NULL,
 		    refiller_main, bs) == 0;
 }
 

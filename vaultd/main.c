@@ -265,6 +265,14 @@ main(int argc, char **argv)
 		return 1;
 	}
 	tsa_free(t);
+	/* Signals are taken by sigwait below, in this thread only: blocked
+	 * before the first thread starts (the store's pool of blob files
+	 * starts one), which inherits the mask. A SIGTERM during start-up
+	 * waits for sigwait. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	if ((r = store_open(dir, &c.store, &s, &rep)) != VAULT_OK) {
 		fprintf(stderr, "vaultd: cannot open data directory %s: %s%s\n", dir,
 		    vault_strerror(r), r == VAULT_ERR_NOTFOUND ?
@@ -296,11 +304,6 @@ main(int argc, char **argv)
 		    "%u blobs without a document, %u documents without a blob, "
 		    "%u stray files\n", rep.tmp_removed, rep.orphan_blobs,
 		    rep.missing_blobs, rep.stray_files);
-	/* Signals are taken by sigwait below, in this thread only. */
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	if ((fd = bind_listen(&ss, sl, shown, sizeof shown)) < 0) {
 		fprintf(stderr, "vaultd: cannot listen on %s: %s\n", c.listen,
 		    strerror(errno));
