@@ -8,15 +8,22 @@
 #include "workers.h"
 
 struct worker {
+	pthread_t self;
 	pthread_cond_t cv;
 	void (*fn)(void *);     /* the task; NULL while idle */
 	void *arg;
-	struct worker *next;    /* in the idle list */
+	struct worker *next;    /* in the idle list, then the ended list */
 };
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t gone = PTHREAD_COND_INITIALIZER;
 static struct worker *idle;     /* most recently idle first */
+/* Threads that have ended their last task and are leaving. They are
+ * joinable, not detached: a detached thread may still be unwinding (its
+ * stack and TLS in use) when workers_shutdown returns and the process
+ * exits, which a leak checker rightly reports. Whoever comes next joins
+ * them. */
+static struct worker *ended;
 static unsigned threads;        /* alive, idle or not */
 static int stopping;
 
@@ -39,6 +46,7 @@ worker_main(void *arg)
 	struct timespec until;
 	int rc;
 
+	w->self = pthread_self();
 	for (;;) {
 		w->fn(w->arg);
 		pthread_mutex_lock(&mu);
@@ -55,46 +63,58 @@ worker_main(void *arg)
 				unlink_idle(w);
 		}
 		if (w->fn == NULL) {
+			w->next = ended;
+			ended = w;
 			threads--;
 			pthread_cond_broadcast(&gone);
 			pthread_mutex_unlock(&mu);
-			pthread_cond_destroy(&w->cv);
-			free(w);
 			return NULL;
 		}
 		pthread_mutex_unlock(&mu);
 	}
 }
 
+/* Joins the threads on the list (taken from `ended` under mu). */
+static void
+reap(struct worker *w)
+{
+	struct worker *next;
+
+	for (; w != NULL; w = next) {
+		next = w->next;
+		pthread_join(w->self, NULL);
+		pthread_cond_destroy(&w->cv);
+		free(w);
+	}
+}
+
 int
 workers_run(void (*fn)(void *), void *arg)
 {
-	pthread_attr_t attr;
-	struct worker *w;
+	struct worker *w, *gone_list;
 	pthread_t t;
-	int ok;
 
 	pthread_mutex_lock(&mu);
+	gone_list = ended;
+	ended = NULL;
 	if ((w = idle) != NULL) {
 		idle = w->next;
 		w->fn = fn;
 		w->arg = arg;
 		pthread_cond_signal(&w->cv);
 		pthread_mutex_unlock(&mu);
+		reap(gone_list);
 		return 0;
 	}
 	threads++;
 	pthread_mutex_unlock(&mu);
+	reap(gone_list);
 	if ((w = calloc(1, sizeof *w)) == NULL)
 		goto fail;
 	pthread_cond_init(&w->cv, NULL);
 	w->fn = fn;
 	w->arg = arg;
-	ok = pthread_attr_init(&attr) == 0;
-	ok = ok && pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED) == 0 &&
-	    vault_os_thread(&t, &attr, worker_main, w) == 0;
-	pthread_attr_destroy(&attr);
-	if (ok)
+	if (vault_os_thread(&t, NULL, worker_main, w) == 0)
 		return 0;
 	pthread_cond_destroy(&w->cv);
 	free(w);
@@ -118,6 +138,9 @@ workers_shutdown(void)
 	while (threads > 0)
 		pthread_cond_wait(&gone, &mu);
 	idle = NULL;
+	w = ended;
+	ended = NULL;
 	stopping = 0;
 	pthread_mutex_unlock(&mu);
+	reap(w);	/* every thread has returned when this does */
 }

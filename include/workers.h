@@ -23,8 +23,9 @@
  * had (nothing was queued then). */
 int workers_run(void (*fn)(void *), void *arg);
 
-/* Waits for running tasks to end and ends every thread (at exit, so that
- * leak checkers see a clean process). Tasks given after it get threads
+/* Waits for running tasks to end and ends and joins every thread (at
+ * exit: no thread of the pool is left running, and leak checkers see a
+ * clean process). Tasks given after it get threads
  * again. */
 void workers_shutdown(void);
 
