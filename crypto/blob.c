@@ -343,7 +343,8 @@ start_stream(struct blob_writer *w, const uint8_t *first, size_t first_len,
 	/* The hashes on a thread of their own, beside the encryption, from
 	 * two chunks on (a 200 KiB scan: 0.25 instead of 0.44 ms; starting
 	 * the thread costs a twentieth of a millisecond). */
-	if ((r = hashq_new(!last || first_len > 2 * BLOB_CHUNK, &w->hq)) != VAULT_OK)
+	if ((r = hashq_new(!last || first_len > 2 * BLOB_CHUNK, HASHQ_WAKE,
+	    &w->hq)) != VAULT_OK)
 		return r;
 	switch (w->mode) {
 	case BLOB_COMPRESS_NEVER: w->compressed = 0; break;
@@ -598,7 +599,7 @@ blob_reader_new(const uint8_t *dk, const vault_id *document_id,
 	/* A large uncompressed document is hashed on a second thread, beside
 	 * decryption; others inline. */
 	if ((e = hashq_new(!r->compressed && expected_size > 4 * BLOB_CHUNK,
-	    &r->hq)) != VAULT_OK)
+	    1, &r->hq)) != VAULT_OK)
 		goto fail;
 	make_ad(h, document_id, owner_id, r->ad);
 	if (crypto_secretstream_xchacha20poly1305_init_pull(&r->g->st, h + 8,

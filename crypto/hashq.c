@@ -7,7 +7,6 @@
 #include "workers.h"
 
 #define HASHQ_SLOTS 32 /* a batch: its plaintext and up to 4 chunks, four times */
-#define HASHQ_WAKE 3   /* jobs waiting before the worker is woken */
 
 struct hashq_job {
 	EVP_MD_CTX *ctx;
@@ -17,6 +16,7 @@ struct hashq_job {
 
 struct hashq {
 	int threaded;
+	unsigned wake;           /* jobs waiting before the worker is woken */
 	int worker_done;         /* the worker has left hashq_main */
 	pthread_mutex_t mu;
 	pthread_cond_t cv_work;  /* a job was queued, or stop */
@@ -56,7 +56,7 @@ hashq_main(void *arg)
 }
 
 vault_err
-hashq_new(int threaded, struct hashq **qp)
+hashq_new(int threaded, unsigned wake, struct hashq **qp)
 {
 	struct hashq *q;
 
@@ -64,6 +64,7 @@ hashq_new(int threaded, struct hashq **qp)
 	if ((q = calloc(1, sizeof *q)) == NULL)
 		return VAULT_ERR_NOMEM;
 	q->threaded = threaded;
+	q->wake = wake > 0 && wake < HASHQ_SLOTS ? wake : 1;
 	if (threaded) {
 		pthread_mutex_init(&q->mu, NULL);
 		pthread_cond_init(&q->cv_work, NULL);
@@ -97,12 +98,9 @@ hashq_submit(struct hashq *q, EVP_MD_CTX *ctx, const void *p, size_t len)
 	}
 	q->ring[q->submitted % HASHQ_SLOTS] = (struct hashq_job){ ctx, p, len };
 	ticket = ++q->submitted;
-	/* The worker hashes faster than the writer encrypts, so it is
-	 * usually asleep: waking it for every job cost a futex call and,
-	 * on a virtual machine, an interrupt to an idle CPU for each chunk
-	 * (a good part of a large deposit's time). It is woken once a few
-	 * jobs wait, or when the writer waits for it (hashq_wait). */
-	if (q->submitted - q->done >= HASHQ_WAKE)
+	/* Woken once q->wake jobs wait, or when the submitter waits for
+	 * it (hashq_wait). */
+	if (q->submitted - q->done >= q->wake)
 		pthread_cond_signal(&q->cv_work);
 	pthread_mutex_unlock(&q->mu);
 	return ticket;

@@ -22,8 +22,16 @@
 
 struct hashq;
 
-/* *qp is NULL on failure. */
-vault_err hashq_new(int threaded, struct hashq **qp);
+/* *qp is NULL on failure. The worker is woken once `wake` jobs wait (or
+ * when the submitter waits). A writer that queues several jobs per chunk
+ * and waits only at the end of a batch gives HASHQ_WAKE: waking the worker
+ * for every job cost a futex call and, on a virtual machine, an interrupt
+ * to an idle CPU for each chunk (a good part of a large deposit's time).
+ * A reader that waits for each chunk's hash before reusing its buffer
+ * gives 1, or the worker would only start when waited for, and the hash
+ * would no longer overlap decryption. */
+#define HASHQ_WAKE 3
+vault_err hashq_new(int threaded, unsigned wake, struct hashq **qp);
 /* Queues ctx.update(p, len); returns the job's ticket (> 0). Blocks while the
  * queue is full. A failed EVP update is reported by hashq_wait_all. */
 uint64_t hashq_submit(struct hashq *q, EVP_MD_CTX *ctx, const void *p, size_t len);
