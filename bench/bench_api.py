@@ -88,7 +88,8 @@ def load(build, v, token, clients, requests, method, path_or_paths, body="-"):
                        capture_output=True, text=True)
     m = re.match(r"ok (\d+) of \d+, ([\d.]+) s", p.stdout)
     if m is None:
-        sys.exit("http_load failed: " + p.stdout + p.stderr)
+        sys.exit("http_load %s %s failed (exit %d): %s%s"
+                 % (method, paths, p.returncode, p.stdout, p.stderr))
     if p.stderr:
         print("  (http_load: %s)" % p.stderr.strip().splitlines()[0])
     return int(m.group(1)), float(m.group(2))
@@ -223,6 +224,8 @@ def main():
 
         peak8 = None
         if big8:
+            # the log-ins above ended tp (16 sessions an account at most)
+            tp = v.login("bench.person", "bench secret")
             res8 = []
             with RssSampler(v.proc.pid) as s3:
                 res8.append(load(build, v, tp, 8, 8, "PUT", deposit_path(pid, "big8", "other"), big)[0])
