@@ -11,7 +11,8 @@ Starts a vaultd (default Argon2id cost) on a throw-away data directory under
      decryption (bench_floor) measured in the same run;
   2. deposits per second of 200 KiB documents with 1 and 8 keep-alive
      clients, beside the durable floor (temp file + fsync + rename +
-     directory fsync + one SQLite commit with synchronous=FULL, in-process);
+     directory fsync + one SQLite commit with synchronous=FULL, in-process),
+     floor and deposits alternating over the rounds (medians);
   3. log-ins per second at the configured Argon2id cost, and vaultd's peak
      RSS under a flood of 100 concurrent log-ins;
   4. vaultd's peak RSS while idle, during the big deposit, and during 8
@@ -136,9 +137,11 @@ def main():
                                 str(min(gib << 10, 2048))],
                                capture_output=True, text=True).stdout)
     os.makedirs(os.path.join(work, "floor"), exist_ok=True)
-    floor = float(subprocess.run([os.path.join(build, "bench_floor"), "floor",
-                                  os.path.join(work, "floor"), str(small), str(200 << 10)],
-                                 capture_output=True, text=True).stdout)
+
+    def floor_once():
+        return float(subprocess.run([os.path.join(build, "bench_floor"), "floor",
+                                     os.path.join(work, "floor"), str(small), str(200 << 10)],
+                                    capture_output=True, text=True).stdout)
 
     # vaultd at the default Argon2id cost, generous limits for the bench
     sock = float(subprocess.run([os.path.join(build, "bench_floor"), "sockcopy",
@@ -184,12 +187,18 @@ def main():
             s, b, _ = v.call("GET", "/v1/persons/%s/documents?category=income" % pid, token=tp)
             return len(b["documents"])
 
+        # The floor moves with the disk's and the CPU's phases too: it
+        # alternates with the deposits, and medians compare.
         before = count_docs()
-        ok, dt = load(build, v, tp, 1, small, "PUT", deposit_path(pid, "p", "income"), small_file)
-        one = ok / dt
-        ok, dt = load(build, v, tp, 8, small, "PUT", deposit_path(pid, "p", "income"), small_file)
-        eight = ok / dt
+        floors, ones, eights = [], [], []
+        for rnd in range(rounds):
+            floors.append(floor_once())
+            ok, dt = load(build, v, tp, 1, small, "PUT", deposit_path(pid, "p", "income"), small_file)
+            ones.append(ok / dt)
+            ok, dt = load(build, v, tp, 8, small, "PUT", deposit_path(pid, "p", "income"), small_file)
+            eights.append(ok / dt)
         landed = count_docs() - before
+        floor, one, eight = median(floors), median(ones), median(eights)
 
         # log-ins at the configured cost
         def logins(n, results):
@@ -245,10 +254,12 @@ def main():
     print("  download of %d GiB over HTTP            %7.0f MB/s  (%.0f %% of raw decryption,"
           " %.0f %% of decryption + socket copy)"
           % (gib, dl, 100 * dl / dec, 100 * dl / dl_bound))
+    print("  rounds (floor, 1 client, 8 clients /s): %s" % "; ".join(
+        "%.0f, %.0f, %.0f" % t for t in zip(floors, ones, eights)))
     print("  durable floor, in-process              %7.1f /s" % floor)
     print("  200 KiB deposits, 1 client             %7.1f /s  (%.0f %% of the floor)" % (one, 100 * one / floor))
     print("  200 KiB deposits, 8 clients            %7.1f /s  (%.0f %% of the floor)" % (eight, 100 * eight / floor))
-    print("  small deposits listed afterwards: %d of %d sent" % (landed, 2 * small))
+    print("  small deposits listed afterwards: %d of %d sent" % (landed, 2 * small * rounds))
     print("  log-ins, 8 clients (%s)  %.1f /s" % (cfg, lps))
     print("  100 concurrent log-ins: %d succeeded, vaultd peak RSS %.1f MiB" % (flood_ok, s2.peak / 1024))
     print("  vaultd RSS idle %.1f MiB; peak during the %d GiB deposit %.1f MiB (+%.1f)"

@@ -238,6 +238,10 @@ main(int argc, char **argv)
 		return 1;
 	for (p = strtok(paths, ","); p != NULL; p = strtok(NULL, ","))
 		list[npaths++] = p;
+	if (npaths == 0) {
+		fprintf(stderr, "http_load: no path\n");
+		return 2;
+	}
 	jobs = calloc(clients, sizeof *jobs);
 	th = calloc(clients, sizeof *th);
 	if (jobs == NULL || th == NULL)

@@ -1,6 +1,7 @@
 /* workers.c: the process's pool of threads for short tasks (workers.h). */
 #include <errno.h>
 #include <pthread.h>
+#include <sodium.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -49,6 +50,10 @@ worker_main(void *arg)
 	w->self = pthread_self();
 	for (;;) {
 		w->fn(w->arg);
+		/* A task may leave what it worked on in its stack frames (the
+		 * SHA-256 code's message schedule is the plaintext, reversibly):
+		 * wiped before the thread idles or serves another request. */
+		sodium_stackzero(WORKERS_STACK_WIPE);
 		pthread_mutex_lock(&mu);
 		w->fn = NULL;
 		rc = 0;

@@ -20,6 +20,7 @@
 #ifndef BLOBSTORE_H
 #define BLOBSTORE_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -33,9 +34,11 @@ struct blobstore_get;
  * the directories (0700) if missing. With spares > 0 (at most 64), a
  * thread keeps up to that many files made ahead, so that a put does not
  * wait for a new directory entry to become durable; 0 for tools that do
- * not write. The handle may then be shared by threads. */
+ * not write. The handle may then be shared by threads. A failed sync in
+ * that thread sets *stopped (the store's fail-stop flag; NULL: none) at
+ * once, not at the next put. */
 vault_err blobstore_fs_open(const char *dir, unsigned spares,
-    struct blobstore **bsp);
+    _Atomic int *stopped, struct blobstore **bsp);
 /* Stops the pool's thread and removes its unused spares. */
 void blobstore_close(struct blobstore *bs);
 

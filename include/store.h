@@ -84,6 +84,7 @@ struct store {
 	struct commit_group *group;     /* shared with siblings */
 	struct commit_group group_own;
 	int is_sibling;         /* pepper and stopped belong to another store */
+	int lock_fd;            /* DIR/lock, flock'ed for the store's life; -1 */
 };
 
 /* Opens another handle on the same data directory (its own SQLite

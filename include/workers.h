@@ -18,6 +18,8 @@
 #define WORKERS_H
 
 #define WORKERS_IDLE_MS 10000
+/* bytes of stack wiped after each task (sodium_stackzero) */
+#define WORKERS_STACK_WIPE (64 * 1024)
 
 /* Runs fn(arg) on a thread of the pool. 0, or -1 if no thread could be
  * had (nothing was queued then). */

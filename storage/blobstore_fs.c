@@ -31,6 +31,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <sodium.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,6 +74,11 @@ struct blobstore {
 	char spare[SPARES_MAX][VAULT_ID_TEXT_LEN + 1];
 	int refiller_started, stopping;
 	vault_err failed;       /* a batch's directory fsync failed: sticky */
+	_Atomic int *stopped;   /* the store's fail-stop flag, or NULL */
+	/* prefix directories this process has made durable (their entry in
+	 * dir fsynced after it saw them exist): one per first two hex
+	 * digits of a name */
+	_Atomic unsigned char prefix_durable[256];
 	pthread_t refiller;
 };
 
@@ -144,6 +150,28 @@ mkdir_durable(const char *path, const char *parent)
 
 
 
+/* The directory of a name's prefix, made and durable in bs->dir. Found
+ * existing is not enough: another thread may have made it and not yet
+ * synced its entry, or a process killed before its sync may have left it
+ * in the page cache only; so the first use of a prefix in this process
+ * syncs bs->dir whether or not this call made it. */
+static vault_err
+prefix_dir_durable(struct blobstore *bs, const char *sub, const char *name)
+{
+	unsigned char b;
+
+	if (sodium_hex2bin(&b, 1, name, 2, NULL, NULL, NULL) != 0)
+		return VAULT_ERR_FORMAT;
+	if (atomic_load(&bs->prefix_durable[b]))
+		return VAULT_OK;
+	if (mkdir(sub, 0700) != 0 && errno != EEXIST)
+		return errno_err();
+	if (vault_os_fsync_dir(bs->dir) != 0)
+		return dirsync_err();
+	atomic_store(&bs->prefix_durable[b], 1);
+	return VAULT_OK;
+}
+
 static int
 path_join(char *out, const char *a, const char *b)
 {
@@ -201,7 +229,7 @@ refill_batch(struct blobstore *bs, unsigned n)
 		fresh_name(prefix, names[made]);
 		if (name_paths(bs, names[made], sub, file) != 0)
 			break;
-		if (made == 0 && (r = mkdir_durable(sub, bs->dir)) != VAULT_OK)
+		if (made == 0 && (r = prefix_dir_durable(bs, sub, names[made])) != VAULT_OK)
 			break;
 		if ((fd = create_file(file)) < 0)
 			break; /* no room, no descriptor: fewer spares, no harm */
@@ -220,8 +248,11 @@ refill_batch(struct blobstore *bs, unsigned n)
 		made = 0;
 	}
 	pthread_mutex_lock(&bs->mu);
-	if (r == VAULT_ERR_IO)
+	if (r == VAULT_ERR_IO) {
 		bs->failed = VAULT_ERR_IO;
+		if (bs->stopped != NULL)
+			atomic_store(bs->stopped, 1);
+	}
 	for (i = 0; i < made && bs->count < SPARES_MAX; i++)
 		memcpy(bs->spare[bs->count++], names[i], VAULT_ID_TEXT_LEN + 1);
 	pthread_mutex_unlock(&bs->mu);
@@ -332,7 +363,7 @@ fs_put_new(struct blobstore *bs, char *name, struct blobstore_put **pp)
 			free(p);
 			return VAULT_ERR_LIMIT;
 		}
-		if ((r = mkdir_durable(p->subdir, bs->dir)) != VAULT_OK) {
+		if ((r = prefix_dir_durable(bs, p->subdir, name)) != VAULT_OK) {
 			free(p);
 			return r;
 		}
@@ -377,6 +408,7 @@ static vault_err
 fs_put_commit(struct blobstore_put *p)
 {
 	vault_err r = p->err;
+	struct stat st;
 
 	if (r != VAULT_OK)
 		goto fail;
@@ -388,6 +420,12 @@ fs_put_commit(struct blobstore_put *p)
 		goto fail;
 	}
 	if (vault_os.fsync(p->fd) != 0) {
+		r = VAULT_ERR_IO;
+		goto fail;
+	}
+	/* removed under us (by hand, or by a process that did not respect
+	 * the data directory's lock): durable bytes with no name */
+	if (fstat(p->fd, &st) != 0 || st.st_nlink == 0) {
 		r = VAULT_ERR_IO;
 		goto fail;
 	}
@@ -680,7 +718,8 @@ static const struct blobstore_ops fs_ops = {
 };
 
 vault_err
-blobstore_fs_open(const char *dir, unsigned spares, struct blobstore **bsp)
+blobstore_fs_open(const char *dir, unsigned spares, _Atomic int *stopped,
+    struct blobstore **bsp)
 {
 	char tdir[PATH_MAX], parent[PATH_MAX];
 	struct blobstore *bs;
@@ -703,6 +742,7 @@ blobstore_fs_open(const char *dir, unsigned spares, struct blobstore **bsp)
 		return VAULT_ERR_NOMEM;
 	}
 	bs->ops = &fs_ops;
+	bs->stopped = stopped;
 	bs->target = spares < SPARES_MAX ? spares : SPARES_MAX;
 	pthread_mutex_init(&bs->mu, NULL);
 	pthread_cond_init(&bs->cv, NULL);

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -225,7 +226,7 @@ store_open(const char *dir, const struct store_options *o, struct store **sp,
     struct store_recovery *rep)
 {
 	struct store_recovery dummy;
-	char path[PATH_MAX];
+	char path[PATH_MAX], lockpath[PATH_MAX];
 	struct store *s;
 	vault_err r;
 
@@ -239,6 +240,7 @@ store_open(const char *dir, const struct store_options *o, struct store **sp,
 		free(s);
 		return VAULT_ERR_NOMEM;
 	}
+	s->lock_fd = -1;
 	s->opt = *o;
 	s->opt.pepper_path = NULL; /* not kept: the caller owns these */
 	s->opt.tsa = NULL;
@@ -262,6 +264,23 @@ store_open(const char *dir, const struct store_options *o, struct store **sp,
 		r = VAULT_ERR_NOTFOUND; /* never create a database by accident */
 		goto fail;
 	}
+	/* One process at a time: start-up's recovery removes the files a
+	 * running store is writing (mode 0200), so a second vaultd on the
+	 * same directory would unlink another's blobs in flight. The lock
+	 * ends with the process, however it ends. */
+	if (join(lockpath, dir, "lock") != 0) {
+		r = VAULT_ERR_LIMIT;
+		goto fail;
+	}
+	if ((s->lock_fd = open(lockpath, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
+	    0600)) < 0) {
+		r = errno == ENOENT ? VAULT_ERR_NOTFOUND : VAULT_ERR_IO;
+		goto fail;
+	}
+	if (flock(s->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+		r = errno == EWOULDBLOCK ? VAULT_ERR_BUSY : VAULT_ERR_IO;
+		goto fail;
+	}
 	if ((r = db_open(path, 0, &s->db)) != VAULT_OK)
 		goto fail;
 	if ((r = load_instance(s)) != VAULT_OK)
@@ -278,7 +297,7 @@ store_open(const char *dir, const struct store_options *o, struct store **sp,
 		r = VAULT_ERR_LIMIT;
 		goto fail;
 	}
-	if ((r = blobstore_fs_open(path, o->blob_spares, &s->blobs)) != VAULT_OK ||
+	if ((r = blobstore_fs_open(path, o->blob_spares, s->stopped, &s->blobs)) != VAULT_OK ||
 	    (r = blobstore_recover(s->blobs, &rep->tmp_removed)) != VAULT_OK ||
 	    (r = scan(s, rep)) != VAULT_OK)
 		goto fail;
@@ -347,6 +366,8 @@ store_close(struct store *s)
 	db_close(s->db);
 	if (!s->is_sibling) {
 		blobstore_close(s->blobs);
+		if (s->lock_fd >= 0)
+			close(s->lock_fd); /* after the blob store's threads */
 		keys_pepper_free(s->pepper);
 		keys_pepper_free(s->instance_sk);
 		tsa_free(s->tsa);

@@ -170,6 +170,33 @@ if proc:
     check("a second start reuses the data directory and prints no secret",
           proc2 is not None and "secret" not in "".join(lines2), "".join(lines2))
     if proc2:
+        # a second vaultd on a directory in use: refused before it touches
+        # anything (its start-up would remove the first one's files in
+        # flight, mode 0200: the spare files are those)
+        def unfinished():
+            out = set()
+            for root, _, files in os.walk(os.path.join(cwd, "var/vault/blobs")):
+                for f in files:
+                    try:
+                        if mode(os.path.join(root, f)) == 0o200:
+                            out.add(os.path.join(root, f))
+                    except FileNotFoundError:
+                        pass
+            return out
+        deadline = time.time() + 10
+        while len(unfinished()) == 0 and time.time() < deadline:
+            time.sleep(0.05)
+        before = unfinished()
+        p3 = subprocess.run([VAULTD, "--data-dir", "var/vault", "--listen", "127.0.0.1:0"] + FAST,
+                            cwd=cwd, capture_output=True, text=True, timeout=30)
+        check("a second vaultd on a data directory in use exits 1 and says why",
+              p3.returncode == 1 and "another vaultd is using it" in p3.stderr,
+              "exit %s: %s" % (p3.returncode, p3.stderr))
+        check("... and removed none of the first one's files in progress (%d)" % len(before),
+              len(before) > 0 and before <= unfinished(), "%d before, %d after"
+              % (len(before), len(before & unfinished())))
+        st, _, _ = get("http://%s/v1/health" % addr2)
+        check("... and the first one still serves", st == 200, str(st))
         proc2.send_signal(signal.SIGTERM)
         proc2.wait(timeout=20)
 

@@ -399,7 +399,7 @@ cmd_fsck(int argc, char **argv)
 		return 1;
 	}
 	snprintf(path, sizeof path, "%s/blobs", dir);
-	if ((r = blobstore_fs_open(path, 0, &bs)) != VAULT_OK ||
+	if ((r = blobstore_fs_open(path, 0, NULL, &bs)) != VAULT_OK ||
 	    (r = fsck_run(db, bs, fsck_print, NULL, &rep)) != VAULT_OK) {
 		fprintf(stderr, "vaultctl: fsck could not run: %s\n", vault_strerror(r));
 		blobstore_close(bs);

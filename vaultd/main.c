@@ -277,7 +277,8 @@ main(int argc, char **argv)
 		fprintf(stderr, "vaultd: cannot open data directory %s: %s%s\n", dir,
 		    vault_strerror(r), r == VAULT_ERR_NOTFOUND ?
 		    " (create it with `vaultctl init`)" : r == VAULT_ERR_AUTH ?
-		    " (is the pepper file readable by group or others?)" : "");
+		    " (is the pepper file readable by group or others?)" :
+		    r == VAULT_ERR_BUSY ? " (another vaultd is using it)" : "");
 		return 1;
 	}
 	if (c.tls) {
