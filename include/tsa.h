@@ -47,7 +47,8 @@ struct tsa_config {
 /* Creates the three files if tsa.key does not exist; VAULT_OK if they do. */
 vault_err tsa_create_files(const char *dir);
 /* Loads the authority c describes (c NULL: the built-in one of dir).
- * *tp is NULL on failure. */
+ * *tp is NULL on failure. An external authority (c->url) loads libcurl
+ * at its first use in the process: VAULT_ERR_UNSUPPORTED if it cannot. */
 vault_err tsa_open(const char *dir, const struct tsa_config *c, struct tsa **tp);
 void tsa_free(struct tsa *t);
 /* 1 if tokens come from an external TSA over the network. */

@@ -257,6 +257,12 @@ main(int argc, char **argv)
 	 * or chain is named as such rather than as a bad data directory */
 	if ((c.tsa.url != NULL || c.tsa.cert_file != NULL) &&
 	    (r = tsa_open(dir, &c.tsa, &t)) != VAULT_OK) {
+		if (r == VAULT_ERR_UNSUPPORTED && c.tsa.url != NULL) {
+			fprintf(stderr, "vaultd: --tsa-url needs libcurl "
+			    "(libcurl.so.4, Debian package libcurl4), which "
+			    "could not be loaded\n");
+			return 1;
+		}
 		fprintf(stderr, "vaultd: the time-stamping authority's files are "
 		    "unusable: %s (%s needs a readable PEM%s)\n", vault_strerror(r),
 		    c.tsa.url != NULL ? "--tsa-chain" : "--tsa-cert with --tsa-key",
