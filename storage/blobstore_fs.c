@@ -138,38 +138,34 @@ dirsync_err(void)
 	    errno == ENOMEM ? VAULT_ERR_NOMEM : VAULT_ERR_IO;
 }
 
-/* mkdir that is durable: the new entry is fsynced in its parent. A failed
- * mkdir is errno_err's (a full disk is NOSPACE), a failed sync IO. */
+/* mkdir that is durable: the entry is fsynced in its parent, also when it
+ * existed already. Found existing is not enough: another thread may have
+ * made it and not yet synced its entry, or a process killed before its
+ * sync may have left it in the page cache only. A failed mkdir is
+ * errno_err's (a full disk is NOSPACE), a failed sync IO. */
 static vault_err
 mkdir_durable(const char *path, const char *parent)
 {
-	if (mkdir(path, 0700) != 0)
-		return errno == EEXIST ? VAULT_OK : errno_err();
+	if (mkdir(path, 0700) != 0 && errno != EEXIST)
+		return errno_err();
 	return vault_os_fsync_dir(parent) == 0 ? VAULT_OK : dirsync_err();
 }
 
-
-
-/* The directory of a name's prefix, made and durable in bs->dir. Found
- * existing is not enough: another thread may have made it and not yet
- * synced its entry, or a process killed before its sync may have left it
- * in the page cache only; so the first use of a prefix in this process
- * syncs bs->dir whether or not this call made it. */
+/* The directory of a name's prefix, durable in bs->dir: synced at its
+ * first use in this process, known durable after that. */
 static vault_err
 prefix_dir_durable(struct blobstore *bs, const char *sub, const char *name)
 {
 	unsigned char b;
+	vault_err r;
 
 	if (sodium_hex2bin(&b, 1, name, 2, NULL, NULL, NULL) != 0)
 		return VAULT_ERR_FORMAT;
 	if (atomic_load(&bs->prefix_durable[b]))
 		return VAULT_OK;
-	if (mkdir(sub, 0700) != 0 && errno != EEXIST)
-		return errno_err();
-	if (vault_os_fsync_dir(bs->dir) != 0)
-		return dirsync_err();
-	atomic_store(&bs->prefix_durable[b], 1);
-	return VAULT_OK;
+	if ((r = mkdir_durable(sub, bs->dir)) == VAULT_OK)
+		atomic_store(&bs->prefix_durable[b], 1);
+	return r;
 }
 
 static int
