@@ -15,6 +15,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from checks import check, finish  # noqa: E402
+from vaultd_harness import unfinished_files  # noqa: E402
 import time
 import urllib.error
 import urllib.request
@@ -174,15 +175,7 @@ if proc:
         # anything (its start-up would remove the first one's files in
         # flight, mode 0200: the spare files are those)
         def unfinished():
-            out = set()
-            for root, _, files in os.walk(os.path.join(cwd, "var/vault/blobs")):
-                for f in files:
-                    try:
-                        if mode(os.path.join(root, f)) == 0o200:
-                            out.add(os.path.join(root, f))
-                    except FileNotFoundError:
-                        pass
-            return out
+            return unfinished_files(os.path.join(cwd, "var/vault"))
         deadline = time.time() + 10
         while len(unfinished()) == 0 and time.time() < deadline:
             time.sleep(0.05)

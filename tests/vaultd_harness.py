@@ -42,6 +42,11 @@ def blob_files(data):
     return [p for p, st in _blob_store_files(data) if st.st_mode & stat.S_IRUSR]
 
 
+def unfinished_files(data):
+    """The paths of the files that are not blobs yet (mode 0200)."""
+    return {p for p, st in _blob_store_files(data) if not st.st_mode & stat.S_IRUSR}
+
+
 def unfinished_bytes(data):
     """Bytes written so far into files that are not blobs yet."""
     return sum(st.st_size for p, st in _blob_store_files(data)
