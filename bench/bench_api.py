@@ -136,11 +136,16 @@ def main():
     dec = float(subprocess.run([os.path.join(build, "bench_floor"), "decrypt",
                                 str(min(gib << 10, 2048))],
                                capture_output=True, text=True).stdout)
-    os.makedirs(os.path.join(work, "floor"), exist_ok=True)
+    floor_rounds = [0]
 
     def floor_once():
+        # a directory per round: bench_floor leaves its files, which go
+        # with the rest at the end of the run (see above)
+        floor_rounds[0] += 1
+        d = os.path.join(work, "floor-%d" % floor_rounds[0])
+        os.makedirs(d)
         return float(subprocess.run([os.path.join(build, "bench_floor"), "floor",
-                                     os.path.join(work, "floor"), str(small), str(200 << 10)],
+                                     d, str(small), str(200 << 10)],
                                     capture_output=True, text=True).stdout)
 
     # vaultd at the default Argon2id cost, generous limits for the bench

@@ -24,6 +24,18 @@
  * empty), it creates its file itself and fsyncs the directory at commit.
  * The names of a batch share their first byte (the directory), chosen at
  * random per batch; the other fifteen bytes are random per name.
+ *
+ * Step 2, for a blob of at most STAGE_CAP bytes (most papers: a scan or a
+ * photo), happens at commit, in one O_DIRECT write from a staging buffer:
+ * the bytes go from that buffer to the device, not through the page
+ * cache. On a 200 KiB deposit the buffered write(2) was a fifth of
+ * vaultd's CPU, the kernel copying into page-cache pages (perf, 2 vCPU
+ * VM), and the blob is rarely read again soon. The padding to the block
+ * size is cut by ftruncate before the fsync, so step 3 is unchanged. A
+ * larger blob is written buffered as it comes: there the kernel's
+ * write-back overlaps the upload, where direct writes would wait on the
+ * device one by one. A file system that refuses O_DIRECT (EINVAL) gets
+ * the same bytes buffered.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -59,6 +71,12 @@ struct blobstore_ops {
 };
 
 #define SPARES_MAX 64
+/* Staging for direct writes: a multiple of DIO_ALIGN, which covers the
+ * logical block size of 512- and 4096-byte devices. Buffers are kept for
+ * reuse (at most STAGES_KEPT): fresh pages cost a fault each. */
+#define STAGE_CAP (1u << 20)
+#define DIO_ALIGN 4096u
+#define STAGES_KEPT 8
 #define SPARE_MODE 0200         /* written, not yet a blob */
 #define BLOB_MODE 0600
 
@@ -80,6 +98,8 @@ struct blobstore {
 	 * digits of a name */
 	_Atomic unsigned char prefix_durable[256];
 	pthread_t refiller;
+	uint8_t *stages[STAGES_KEPT]; /* idle staging buffers, under mu */
+	unsigned n_stages;
 };
 
 struct blobstore_put {
@@ -89,6 +109,8 @@ struct blobstore_put {
 	char final[PATH_MAX];
 	char subdir[PATH_MAX];
 	vault_err err; /* sticky: after a failed write, commit fails too */
+	uint8_t *stage; /* the blob so far, while it fits (NULL: written) */
+	size_t staged;
 };
 
 struct blobstore_get {
@@ -323,6 +345,64 @@ take_spare(struct blobstore *bs, char name[VAULT_ID_TEXT_LEN + 1])
 
 /* ---- put -------------------------------------------------------------- */
 
+/* A staging buffer, from those kept or new; NULL if there is no memory. */
+static uint8_t *
+stage_take(struct blobstore *bs)
+{
+	void *b = NULL;
+
+	pthread_mutex_lock(&bs->mu);
+	if (bs->n_stages > 0)
+		b = bs->stages[--bs->n_stages];
+	pthread_mutex_unlock(&bs->mu);
+	if (b == NULL && posix_memalign(&b, DIO_ALIGN, STAGE_CAP) != 0)
+		b = NULL;
+	return b;
+}
+
+/* Gives a buffer back (it holds ciphertext only: nothing to wipe). */
+static void
+stage_give(struct blobstore *bs, uint8_t *b)
+{
+	if (b == NULL)
+		return;
+	pthread_mutex_lock(&bs->mu);
+	if (bs->n_stages < STAGES_KEPT) {
+		bs->stages[bs->n_stages++] = b;
+		b = NULL;
+	}
+	pthread_mutex_unlock(&bs->mu);
+	free(b);
+}
+
+/* Step 2 for a staged blob: the padded buffer in one direct write from
+ * offset 0, then the padding cut. 0, or -1 with errno set. */
+static int
+write_staged(struct blobstore_put *p)
+{
+	size_t padded = (p->staged + DIO_ALIGN - 1) & ~(size_t)(DIO_ALIGN - 1);
+	int fl = fcntl(p->fd, F_GETFL);
+	int direct = 0;
+
+	memset(p->stage + p->staged, 0, padded - p->staged);
+	if (fl >= 0 && fcntl(p->fd, F_SETFL, fl | O_DIRECT) == 0) {
+		direct = 1;
+		if (vault_os_write_all(p->fd, p->stage, padded) != 0) {
+			if (errno != EINVAL)
+				return -1;
+			/* this file system wants another alignment, or none:
+			 * the same bytes through the page cache, from 0 */
+			if (fcntl(p->fd, F_SETFL, fl) != 0 ||
+			    lseek(p->fd, 0, SEEK_SET) != 0)
+				return -1;
+			direct = 0;
+		}
+	}
+	if (!direct && vault_os_write_all(p->fd, p->stage, p->staged) != 0)
+		return -1;
+	return ftruncate(p->fd, (off_t)p->staged);
+}
+
 static vault_err
 fs_put_new(struct blobstore *bs, char *name, struct blobstore_put **pp)
 {
@@ -372,6 +452,8 @@ fs_put_new(struct blobstore *bs, char *name, struct blobstore_put **pp)
 		free(p);
 		return r == VAULT_ERR_NOTFOUND || r == VAULT_ERR_EXISTS ? VAULT_ERR_IO : r;
 	}
+	/* no buffer to be had: written as it comes */
+	p->stage = stage_take(bs);
 	*pp = p;
 	return VAULT_OK;
 }
@@ -381,6 +463,21 @@ fs_put_write(struct blobstore_put *p, const void *buf, size_t len)
 {
 	if (p->err != VAULT_OK)
 		return p->err;
+	if (p->stage != NULL) {
+		if (len <= STAGE_CAP - p->staged) {
+			memcpy(p->stage + p->staged, buf, len);
+			p->staged += len;
+			return VAULT_OK;
+		}
+		/* too large to stage: what is staged, then the rest as it
+		 * comes */
+		if (vault_os_write_all(p->fd, p->stage, p->staged) != 0)
+			p->err = errno_err();
+		stage_give(p->bs, p->stage);
+		p->stage = NULL;
+		if (p->err != VAULT_OK)
+			return p->err;
+	}
 	if (vault_os_write_all(p->fd, buf, len) != 0)
 		p->err = errno_err();
 	return p->err;
@@ -397,6 +494,7 @@ fs_put_abort(struct blobstore_put *p)
 	 * still in mode 0200 and start-up removes it */
 	if (p->final[0] != '\0')
 		vault_os.unlink(p->final);
+	stage_give(p->bs, p->stage);
 	free(p);
 }
 
@@ -408,6 +506,10 @@ fs_put_commit(struct blobstore_put *p)
 
 	if (r != VAULT_OK)
 		goto fail;
+	if (p->stage != NULL && write_staged(p) != 0) {
+		r = errno_err();
+		goto fail;
+	}
 	/* 3. the data, its size and the mode that says "a blob" in one
 	 * fsync. Any failed fsync is VAULT_ERR_IO, ENOSPC included: it stops
 	 * the store, where a failed write only fails the put. */
@@ -436,6 +538,7 @@ fs_put_commit(struct blobstore_put *p)
 		r = dirsync_err();
 		goto fail;
 	}
+	stage_give(p->bs, p->stage);
 	free(p);
 	return VAULT_OK;
 fail:
@@ -699,6 +802,8 @@ fs_close(struct blobstore *bs)
 	for (i = 0; i < bs->count; i++)
 		if (name_paths(bs, bs->spare[i], sub, file) == 0)
 			vault_os.unlink(file);
+	for (i = 0; i < bs->n_stages; i++)
+		free(bs->stages[i]);
 	pthread_mutex_destroy(&bs->mu);
 	pthread_cond_destroy(&bs->cv);
 	free(bs->dir);

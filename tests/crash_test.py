@@ -2,7 +2,7 @@
 """Crash consistency of the store, under strace fault injection.
 
 For each system call that durability rests on (fsync, fdatasync, fchmod,
-write, pwrite64, unlink), a writer storing and deleting documents is killed
+ftruncate, write, pwrite64, unlink), a writer storing and deleting documents is killed
 with SIGKILL at its 1st, 2nd, ... Nth call of that kind, deterministically
 (strace -e inject=SYSCALL:signal=KILL:when=N). After each crash the store is
 reopened as at start-up and checked by `crash_tool check`: every acknowledged
@@ -24,7 +24,8 @@ import sys
 
 LOGIN, SECRET, NDOCS = "amina", "sesame-crash", 5
 # fchmod: the mode 0600 that makes a written file a blob (blobstore_fs.c)
-SYSCALLS = ["fsync", "fdatasync", "fchmod", "write", "pwrite64", "unlink"]
+# ftruncate: the cut of a directly written blob's padding, before its fsync
+SYSCALLS = ["fsync", "fdatasync", "fchmod", "ftruncate", "write", "pwrite64", "unlink"]
 
 
 def run(cmd, **kw):

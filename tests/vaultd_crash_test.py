@@ -3,7 +3,7 @@
 of four requests: a deposit, a deletion, a mandate grant and a revocation.
 
 For each request, one traced run without faults counts the fsync,
-fdatasync, fchmod, write, pwrite64 and unlink calls its serving
+fdatasync, fchmod, ftruncate, write, pwrite64 and unlink calls its serving
 thread and the threads it starts make (tests/fault_inject.py). Then, for
 each such call in turn, a fresh copy of the same data directory is served,
 the request is sent, and strace kills vaultd with SIGKILL at that call
@@ -49,7 +49,8 @@ BUILD, WORK = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
 SANITIZED = os.environ.get("VAULT_SANITIZE") == "1"
 STRIDE = int(os.environ.get("VAULT_CRASH_STRIDE", "3" if SANITIZED else "1"))
 # fchmod: the mode 0600 that makes a written file a blob (blobstore_fs.c)
-SYSCALLS = ["fsync", "fdatasync", "fchmod", "write", "pwrite64", "unlink"]
+# ftruncate: the cut of a directly written blob's padding, before its fsync
+SYSCALLS = ["fsync", "fdatasync", "fchmod", "ftruncate", "write", "pwrite64", "unlink"]
 
 
 def one(S, name, sc, mode, n):

@@ -251,7 +251,9 @@ def part_enospc():
                     continue
                 tried += 1
                 p = []
-                log_line = inj[0].split()[1].startswith("write(2,")  # after the answer
+                # the access log's line, after the answer (traced alone,
+                # without -f, strace writes no pid before the call)
+                log_line = re.match(r"(\d+ )?write\(2,", inj[0]) is not None
                 if log_line:
                     if not acked(ans):
                         p.append("the access log could not be written: answered %s"
