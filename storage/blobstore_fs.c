@@ -102,6 +102,15 @@ struct blobstore {
 	unsigned n_stages;
 };
 
+/* One block in flight on a thread of the pool (a put's write, a get's
+ * read ahead), and its outcome. */
+struct inflight {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int busy;
+	int err;                /* the last block's: 0, a vault_err or an errno */
+};
+
 struct blobstore_put {
 	struct blobstore *bs;
 	int fd;
@@ -116,10 +125,7 @@ struct blobstore_put {
 	size_t staged;
 	uint64_t written;       /* bytes in the file, padding excepted */
 	int direct;             /* O_DIRECT: 0 not tried, 1 set, -1 refused */
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	int busy;
-	vault_err werr;         /* the last write in flight's outcome */
+	struct inflight w;      /* err: a vault_err */
 };
 
 /* Reads mirror the writes: O_DIRECT, a STAGE_CAP block at a time, the
@@ -134,10 +140,7 @@ struct blobstore_get {
 	uint64_t off;           /* where the next block starts */
 	int direct;             /* 1: O_DIRECT set; 0: buffered */
 	int end;                /* the block last read was the file's last */
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	int busy;
-	int rerr;               /* errno of the read in flight, or 0 */
+	struct inflight r;      /* err: an errno */
 };
 
 /* ---- helpers ---------------------------------------------------------- */
@@ -398,13 +401,55 @@ stage_give(struct blobstore *bs, uint8_t *b)
 }
 
 static void
-put_free(struct blobstore_put *p)
+inflight_init(struct inflight *f)
 {
-	stage_give(p->bs, p->stage);
-	stage_give(p->bs, p->other);
-	pthread_mutex_destroy(&p->mu);
-	pthread_cond_destroy(&p->cv);
-	free(p);
+	pthread_mutex_init(&f->mu, NULL);
+	pthread_cond_init(&f->cv, NULL);
+	f->busy = 0;
+	f->err = 0;
+}
+
+/* fn(arg) on a thread of the pool, or here if none can be had; fn ends
+ * with inflight_done. */
+static void
+inflight_start(struct inflight *f, void (*fn)(void *), void *arg)
+{
+	f->busy = 1;
+	if (workers_run(fn, arg) != 0)
+		fn(arg);
+}
+
+static void
+inflight_done(struct inflight *f, int err)
+{
+	pthread_mutex_lock(&f->mu);
+	f->err = err;
+	f->busy = 0;
+	pthread_cond_signal(&f->cv);
+	pthread_mutex_unlock(&f->mu);
+}
+
+/* Waits until no block is in flight; the last one's outcome. */
+static int
+inflight_wait(struct inflight *f)
+{
+	pthread_mutex_lock(&f->mu);
+	while (f->busy)
+		pthread_cond_wait(&f->cv, &f->mu);
+	pthread_mutex_unlock(&f->mu);
+	return f->err;
+}
+
+/* Gives the buffers back and frees the handle (no block in flight). */
+static void
+io_free(struct blobstore *bs, uint8_t *a, uint8_t *b, struct inflight *f,
+    void *handle)
+{
+	stage_give(bs, a);
+	stage_give(bs, b);
+	pthread_mutex_destroy(&f->mu);
+	pthread_cond_destroy(&f->cv);
+	free(handle);
 }
 
 /* Writes len bytes of b at p->written; direct (O_DIRECT set on the first
@@ -453,11 +498,7 @@ write_task(void *arg)
 
 	if (write_block(p, p->wbuf, STAGE_CAP, STAGE_CAP) != 0)
 		r = errno_err();
-	pthread_mutex_lock(&p->mu);
-	p->werr = r;
-	p->busy = 0;
-	pthread_cond_signal(&p->cv);
-	pthread_mutex_unlock(&p->mu);
+	inflight_done(&p->w, (int)r);
 }
 
 /* Waits for the buffer in flight; its buffer becomes the spare, and its
@@ -465,16 +506,14 @@ write_task(void *arg)
 static void
 wait_write(struct blobstore_put *p)
 {
-	pthread_mutex_lock(&p->mu);
-	while (p->busy)
-		pthread_cond_wait(&p->cv, &p->mu);
-	pthread_mutex_unlock(&p->mu);
+	vault_err r = (vault_err)inflight_wait(&p->w);
+
 	if (p->wbuf != NULL) {
 		p->other = p->wbuf;
 		p->wbuf = NULL;
 	}
 	if (p->err == VAULT_OK)
-		p->err = p->werr;
+		p->err = r;
 }
 
 /* The filled stage goes to the disk: on a thread of the pool if a second
@@ -497,9 +536,7 @@ submit(struct blobstore_put *p)
 	p->stage = p->other;
 	p->other = NULL;
 	p->staged = 0;
-	p->busy = 1;
-	if (workers_run(write_task, p) != 0)
-		write_task(p);
+	inflight_start(&p->w, write_task, p);
 	return VAULT_OK;
 }
 
@@ -570,8 +607,7 @@ fs_put_new(struct blobstore *bs, char *name, struct blobstore_put **pp)
 	}
 	/* no buffer to be had: written as it comes, buffered */
 	p->stage = stage_take(bs);
-	pthread_mutex_init(&p->mu, NULL);
-	pthread_cond_init(&p->cv, NULL);
+	inflight_init(&p->w);
 	*pp = p;
 	return VAULT_OK;
 }
@@ -614,7 +650,7 @@ fs_put_abort(struct blobstore_put *p)
 	 * still in mode 0200 and start-up removes it */
 	if (p->final[0] != '\0')
 		vault_os.unlink(p->final);
-	put_free(p);
+	io_free(p->bs, p->stage, p->other, &p->w, p);
 }
 
 static vault_err
@@ -658,7 +694,7 @@ fs_put_commit(struct blobstore_put *p)
 		r = dirsync_err();
 		goto fail;
 	}
-	put_free(p);
+	io_free(p->bs, p->stage, p->other, &p->w, p);
 	return VAULT_OK;
 fail:
 	/* not known durable: taken back, so that the caller's failure
@@ -718,30 +754,8 @@ static void
 read_task(void *arg)
 {
 	struct blobstore_get *g = arg;
-	int e = read_block(g);
 
-	pthread_mutex_lock(&g->mu);
-	g->rerr = e;
-	g->busy = 0;
-	pthread_cond_signal(&g->cv);
-	pthread_mutex_unlock(&g->mu);
-}
-
-static void
-prefetch(struct blobstore_get *g)
-{
-	g->busy = 1;
-	if (workers_run(read_task, g) != 0)
-		read_task(g);
-}
-
-static void
-wait_read(struct blobstore_get *g)
-{
-	pthread_mutex_lock(&g->mu);
-	while (g->busy)
-		pthread_cond_wait(&g->cv, &g->mu);
-	pthread_mutex_unlock(&g->mu);
+	inflight_done(&g->r, read_block(g));
 }
 
 static vault_err
@@ -769,13 +783,13 @@ fs_get_open(struct blobstore *bs, const char *name, struct blobstore_get **gp,
 	}
 	g->bs = bs;
 	g->fd = fd;
-	pthread_mutex_init(&g->mu, NULL);
-	pthread_cond_init(&g->cv, NULL);
+	inflight_init(&g->r);
 	if ((g->cur = stage_take(bs)) != NULL &&
 	    (g->next = stage_take(bs)) != NULL) {
 		g->direct = (fl = fcntl(fd, F_GETFL)) >= 0 &&
 		    fcntl(fd, F_SETFL, fl | O_DIRECT) == 0;
-		prefetch(g); /* the first block, while the caller gets ready */
+		/* the first block, while the caller gets ready */
+		inflight_start(&g->r, read_task, g);
 	} else {
 		stage_give(bs, g->cur);
 		g->cur = NULL;
@@ -808,8 +822,7 @@ fs_get_read(struct blobstore_get *g, void *buf, size_t cap, size_t *n)
 	if (g->cur_pos == g->cur_len) {
 		if (g->end)
 			return VAULT_OK;
-		wait_read(g);
-		if (g->rerr != 0)
+		if (inflight_wait(&g->r) != 0)
 			return VAULT_ERR_IO;
 		t = g->cur;
 		g->cur = g->next;
@@ -818,7 +831,7 @@ fs_get_read(struct blobstore_get *g, void *buf, size_t cap, size_t *n)
 		g->cur_pos = 0;
 		g->end = g->cur_len < STAGE_CAP;
 		if (!g->end)
-			prefetch(g);
+			inflight_start(&g->r, read_task, g);
 	}
 	m = g->cur_len - g->cur_pos < cap ? g->cur_len - g->cur_pos : cap;
 	memcpy(buf, g->cur + g->cur_pos, m);
@@ -833,13 +846,9 @@ fs_get_close(struct blobstore_get *g)
 	if (g == NULL)
 		return;
 	/* the block in flight reads from g->fd into g->next */
-	wait_read(g);
+	inflight_wait(&g->r);
 	vault_os.close(g->fd);
-	stage_give(g->bs, g->cur);
-	stage_give(g->bs, g->next);
-	pthread_mutex_destroy(&g->mu);
-	pthread_cond_destroy(&g->cv);
-	free(g);
+	io_free(g->bs, g->cur, g->next, &g->r, g);
 }
 
 static vault_err
