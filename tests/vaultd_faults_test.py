@@ -253,7 +253,7 @@ def part_enospc():
                 p = []
                 # the access log's line, after the answer (traced alone,
                 # without -f, strace writes no pid before the call)
-                log_line = re.match(r"(\d+ )?write\(2,", inj[0]) is not None
+                log_line = re.match(r"(\d+\s+)?write\(2,", inj[0]) is not None
                 if log_line:
                     if not acked(ans):
                         p.append("the access log could not be written: answered %s"
