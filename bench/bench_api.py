@@ -136,13 +136,10 @@ def main():
     dec = float(subprocess.run([os.path.join(build, "bench_floor"), "decrypt",
                                 str(min(gib << 10, 2048))],
                                capture_output=True, text=True).stdout)
-    floor_rounds = [0]
-
-    def floor_once():
+    def floor_once(rnd):
         # a directory per round: bench_floor leaves its files, which go
         # with the rest at the end of the run (see above)
-        floor_rounds[0] += 1
-        d = os.path.join(work, "floor-%d" % floor_rounds[0])
+        d = os.path.join(work, "floor-%d" % rnd)
         os.makedirs(d)
         return float(subprocess.run([os.path.join(build, "bench_floor"), "floor",
                                      d, str(small), str(200 << 10)],
@@ -197,7 +194,7 @@ def main():
         before = count_docs()
         floors, ones, eights = [], [], []
         for rnd in range(rounds):
-            floors.append(floor_once())
+            floors.append(floor_once(rnd))
             ok, dt = load(build, v, tp, 1, small, "PUT", deposit_path(pid, "p", "income"), small_file)
             ones.append(ok / dt)
             ok, dt = load(build, v, tp, 8, small, "PUT", deposit_path(pid, "p", "income"), small_file)

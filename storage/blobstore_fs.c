@@ -452,6 +452,17 @@ io_free(struct blobstore *bs, uint8_t *a, uint8_t *b, struct inflight *f,
 	free(handle);
 }
 
+/* Sets (on) or clears O_DIRECT on fd. 0, or -1 with errno set. */
+static int
+fd_direct(int fd, int on)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	if (fl < 0)
+		return -1;
+	return fcntl(fd, F_SETFL, on ? fl | O_DIRECT : fl & ~O_DIRECT);
+}
+
 /* Writes len bytes of b at p->written; direct (O_DIRECT set on the first
  * call), b then padded to `padded`, a multiple of DIO_ALIGN, whose excess
  * the commit cuts. A file system that refuses O_DIRECT (EINVAL) gets this
@@ -460,13 +471,8 @@ static int
 write_block(struct blobstore_put *p, const uint8_t *b, size_t len,
     size_t padded)
 {
-	int fl;
-
-	if (p->direct == 0) {
-		fl = fcntl(p->fd, F_GETFL);
-		p->direct = fl >= 0 && fcntl(p->fd, F_SETFL, fl | O_DIRECT) == 0
-		    ? 1 : -1;
-	}
+	if (p->direct == 0)
+		p->direct = fd_direct(p->fd, 1) == 0 ? 1 : -1;
 	if (p->direct == 1) {
 		if (vault_os_write_all(p->fd, b, padded) == 0) {
 			p->written += len;
@@ -476,8 +482,7 @@ write_block(struct blobstore_put *p, const uint8_t *b, size_t len,
 			return -1;
 		/* another alignment wanted, or none: from this block's
 		 * start, through the page cache */
-		if ((fl = fcntl(p->fd, F_GETFL)) < 0 ||
-		    fcntl(p->fd, F_SETFL, fl & ~O_DIRECT) != 0 ||
+		if (fd_direct(p->fd, 0) != 0 ||
 		    lseek(p->fd, (off_t)p->written, SEEK_SET) != (off_t)p->written)
 			return -1;
 		p->direct = -1;
@@ -541,7 +546,8 @@ submit(struct blobstore_put *p)
 }
 
 /* Step 2 ends: what is staged, padded and direct, then the file cut to
- * the blob's size. 0, or -1 with errno set. */
+ * the blob's size (a no-op when nothing went direct). 0, or -1 with
+ * errno set. */
 static int
 write_tail(struct blobstore_put *p)
 {
@@ -553,7 +559,7 @@ write_tail(struct blobstore_put *p)
 			return -1;
 		p->staged = 0;
 	}
-	return p->direct == 1 ? ftruncate(p->fd, (off_t)p->written) : 0;
+	return ftruncate(p->fd, (off_t)p->written);
 }
 
 static vault_err
@@ -721,7 +727,6 @@ read_block(struct blobstore_get *g)
 {
 	size_t got = 0;
 	ssize_t k;
-	int fl;
 
 	while (got < STAGE_CAP) {
 		k = pread(g->fd, g->next + got, STAGE_CAP - got,
@@ -730,8 +735,7 @@ read_block(struct blobstore_get *g)
 			continue;
 		if (k < 0 && errno == EINVAL && g->direct) {
 			/* alignment refused: buffered from here on */
-			if ((fl = fcntl(g->fd, F_GETFL)) < 0 ||
-			    fcntl(g->fd, F_SETFL, fl & ~O_DIRECT) != 0)
+			if (fd_direct(g->fd, 0) != 0)
 				return errno;
 			g->direct = 0;
 			continue;
@@ -766,7 +770,7 @@ fs_get_open(struct blobstore *bs, const char *name, struct blobstore_get **gp,
 	struct blobstore_get *g;
 	struct stat st;
 	vault_err r;
-	int fd, fl;
+	int fd;
 
 	*gp = NULL;
 	if ((r = blob_path(bs, name, path)) != VAULT_OK)
@@ -786,8 +790,7 @@ fs_get_open(struct blobstore *bs, const char *name, struct blobstore_get **gp,
 	inflight_init(&g->r);
 	if ((g->cur = stage_take(bs)) != NULL &&
 	    (g->next = stage_take(bs)) != NULL) {
-		g->direct = (fl = fcntl(fd, F_GETFL)) >= 0 &&
-		    fcntl(fd, F_SETFL, fl | O_DIRECT) == 0;
+		g->direct = fd_direct(fd, 1) == 0;
 		/* the first block, while the caller gets ready */
 		inflight_start(&g->r, read_task, g);
 	} else {
