@@ -12,7 +12,9 @@ Starts a vaultd (default Argon2id cost) on a throw-away data directory under
   2. deposits per second of 200 KiB documents with 1 and 8 keep-alive
      clients, beside the durable floor (temp file + fsync + rename +
      directory fsync + one SQLite commit with synchronous=FULL, in-process),
-     floor and deposits alternating over the rounds (medians);
+     floor and deposits alternating over the rounds (medians; 5 rounds
+     by default: with 3, one slow phase of this VM's disk or CPU moved a
+     median by a tenth);
   3. log-ins per second at the configured Argon2id cost, and vaultd's peak
      RSS under a flood of 100 concurrent log-ins;
   4. vaultd's peak RSS while idle, during the big deposit, and during 8
@@ -105,7 +107,7 @@ def main():
     gib = 1
     small = 300
     big8 = True
-    rounds = 3
+    rounds = 5
     args = sys.argv[2:]
     while args:
         a = args.pop(0)
