@@ -40,7 +40,7 @@ real_now_ms(void)
 }
 
 struct vault_os vault_os = {
-	.open = real_open, .read = read, .write = write, .fsync = fsync,
+	.open = real_open, .read = read, .pread = pread, .write = write, .fsync = fsync,
 	.rename = real_rename, .unlink = unlink, .close = close,
 	.now_ms = real_now_ms,
 };
@@ -50,6 +50,7 @@ vault_os_reset(void)
 {
 	vault_os.open = real_open;
 	vault_os.read = read;
+	vault_os.pread = pread;
 	vault_os.write = write;
 	vault_os.fsync = fsync;
 	vault_os.rename = real_rename;

@@ -729,7 +729,7 @@ read_block(struct blobstore_get *g)
 	ssize_t k;
 
 	while (got < STAGE_CAP) {
-		k = pread(g->fd, g->next + got, STAGE_CAP - got,
+		k = vault_os.pread(g->fd, g->next + got, STAGE_CAP - got,
 		    (off_t)(g->off + got));
 		if (k < 0 && errno == EINTR)
 			continue;

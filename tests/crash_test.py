@@ -22,10 +22,10 @@ import shutil
 import subprocess
 import sys
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from fault_inject import CRASH_SYSCALLS as SYSCALLS  # noqa: E402
+
 LOGIN, SECRET, NDOCS = "amina", "sesame-crash", 5
-# fchmod: the mode 0600 that makes a written file a blob (blobstore_fs.c)
-# ftruncate: the cut of a directly written blob's padding, before its fsync
-SYSCALLS = ["fsync", "fdatasync", "fchmod", "ftruncate", "write", "pwrite64", "unlink"]
 
 
 def run(cmd, **kw):

@@ -20,6 +20,12 @@ import subprocess
 import time
 
 DURABLE = ["fsync", "fdatasync", "fchmod", "write", "pwrite64"]
+# where the crash tests kill the writer, one call after another:
+# fchmod, the mode 0600 that makes a written file a blob, and ftruncate,
+# the cut of a directly written blob's padding before its fsync
+# (storage/blobstore_fs.c)
+CRASH_SYSCALLS = ["fsync", "fdatasync", "fchmod", "ftruncate", "write",
+                  "pwrite64", "unlink"]
 
 
 def tasks(pid):

@@ -42,15 +42,12 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from checks import check, finish  # noqa: E402
-from fault_inject import reachable  # noqa: E402
+from fault_inject import CRASH_SYSCALLS as SYSCALLS, reachable  # noqa: E402
 from fault_scenario import NAMES, Scenario, acked  # noqa: E402
 
 BUILD, WORK = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
 SANITIZED = os.environ.get("VAULT_SANITIZE") == "1"
 STRIDE = int(os.environ.get("VAULT_CRASH_STRIDE", "3" if SANITIZED else "1"))
-# fchmod: the mode 0600 that makes a written file a blob (blobstore_fs.c)
-# ftruncate: the cut of a directly written blob's padding, before its fsync
-SYSCALLS = ["fsync", "fdatasync", "fchmod", "ftruncate", "write", "pwrite64", "unlink"]
 
 
 def one(S, name, sc, mode, n):
