@@ -65,6 +65,18 @@ static const struct option opts[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
+const struct option *
+vaultd_config_options(void)
+{
+	return opts;
+}
+
+int
+vaultd_config_file_option(const struct option *o)
+{
+	return o->val != O_CONFIG && o->val != O_HELP && o->val != O_ROUTES;
+}
+
 static void
 usage(FILE *f)
 {
@@ -359,8 +371,7 @@ vaultd_config_read(struct vaultd_config *c, FILE *f, const char *path)
 		for (o = opts; o->name != NULL; o++)
 			if (strcmp(o->name, name) == 0)
 				break;
-		if (o->name == NULL || o->val == O_CONFIG || o->val == O_HELP ||
-		    o->val == O_ROUTES) {
+		if (o->name == NULL || !vaultd_config_file_option(o)) {
 			fprintf(stderr, "vaultd: %s:%u: unknown option '%s'\n", path,
 			    lineno, name);
 			return -1;

@@ -2,6 +2,7 @@
 #ifndef VAULTD_CONFIG_H
 #define VAULTD_CONFIG_H
 
+#include <getopt.h>
 #include <stdio.h>
 
 #include "api.h"
@@ -38,6 +39,12 @@ int vaultd_config_parse(struct vaultd_config *c, int argc, char **argv);
 /* Reads "name = value" lines from f into c (path names it in messages).
  * Returns 0, or -1 after printing what is wrong. */
 int vaultd_config_read(struct vaultd_config *c, FILE *f, const char *path);
+/* vaultd's options, ended by a NULL name: what --help lists and what a
+ * configuration file may name (fuzz_config reads its names from here). */
+const struct option *vaultd_config_options(void);
+/* Whether a configuration file may name o: every option but --config,
+ * --help and --routes. */
+int vaultd_config_file_option(const struct option *o);
 /* Frees the values read from a configuration file (c's strings may point
  * into them). */
 void vaultd_config_free(struct vaultd_config *c);

@@ -18,24 +18,15 @@
 
 #include "config.h"
 
-/* The options a file may name, and whether each takes a value: vaultd's
- * list less --config, --help and --routes. */
-static const struct { const char *name; int arg; } known[] = {
-	{ "data-dir", 1 }, { "listen", 1 }, { "tls", 0 }, { "tls-cert", 1 },
-	{ "tls-key", 1 }, { "pepper-file", 1 }, { "max-document-size", 1 },
-	{ "quota", 1 }, { "argon2-ops", 1 }, { "argon2-mem-kib", 1 },
-	{ "argon2-concurrency", 1 }, { "self-enrolment", 0 }, { "public-url", 1 },
-	{ "max-connections", 1 }, { "max-uploads", 1 }, { "login-min-ms", 1 },
-	{ "session-idle", 1 }, { "session-lifetime", 1 }, { "lock-after", 1 },
-	{ "lock-minutes", 1 }, { "address-failures", 1 },
-	{ "checkpoint-entries", 1 }, { "checkpoint-seconds", 1 },
-	{ "tsa-url", 1 }, { "tsa-chain", 1 }, { "tsa-cert", 1 }, { "tsa-key", 1 },
-	{ "tsa-timeout-ms", 1 }, { "tsa-retry-seconds", 1 }, { "quiet", 0 },
-	{ "test-clock-file", 1 },
-};
+/* The options a file may name, and whether each takes a value: read from
+ * vaultd's own table (a copy kept here went stale when options were added,
+ * and the harness then failed on a valid --web-dir line). */
+#define MAX_OPTS 64
+static struct { const char *name; int arg; } known[MAX_OPTS];
+static size_t n_known;
 
 static char path[4096];
-static char dashed[sizeof known / sizeof known[0]][32];   /* "--name" */
+static char dashed[MAX_OPTS][40];   /* "--name" */
 
 static void
 cleanup(void)
@@ -47,13 +38,22 @@ int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	const char *tmp = getenv("TMPDIR");
+	const struct option *o;
 
 	(void)argc;
 	(void)argv;
-	size_t i;
-
-	for (i = 0; i < sizeof known / sizeof known[0]; i++)
-		snprintf(dashed[i], sizeof dashed[i], "--%s", known[i].name);
+	for (o = vaultd_config_options(); o->name != NULL; o++) {
+		if (!vaultd_config_file_option(o))
+			continue;
+		if (n_known == MAX_OPTS || strlen(o->name) + 3 > sizeof dashed[0])
+			abort();
+		known[n_known].name = o->name;
+		known[n_known].arg = o->has_arg == required_argument;
+		snprintf(dashed[n_known], sizeof dashed[n_known], "--%s", o->name);
+		n_known++;
+	}
+	if (n_known < 30)   /* the table was found, not an empty one */
+		abort();
 	snprintf(path, sizeof path, "%s/fuzz_config.%ld.conf",
 	    tmp != NULL ? tmp : "/tmp", (long)getpid());
 	atexit(cleanup);
@@ -69,6 +69,8 @@ same_str(const char *a, const char *b)
 static void
 check_same(const struct vaultd_config *a, const struct vaultd_config *b)
 {
+	struct api_options aa = a->api, ab = b->api;
+
 	FUZZ_CHECK(same_str(a->data_dir, b->data_dir));
 	FUZZ_CHECK(same_str(a->listen, b->listen));
 	FUZZ_CHECK(a->tls == b->tls && a->print_routes == b->print_routes);
@@ -87,7 +89,12 @@ check_same(const struct vaultd_config *a, const struct vaultd_config *b)
 	FUZZ_CHECK(a->store.quota_bytes == b->store.quota_bytes);
 	FUZZ_CHECK(a->store.lock_threshold == b->store.lock_threshold);
 	FUZZ_CHECK(a->store.lock_ms == b->store.lock_ms);
-	FUZZ_CHECK(memcmp(&a->api, &b->api, sizeof a->api) == 0);
+	FUZZ_CHECK(a->scrub_period_ms == b->scrub_period_ms);
+	FUZZ_CHECK(a->scrub_share == b->scrub_share);
+	FUZZ_CHECK(same_str(a->api.web_dir, b->api.web_dir));
+	/* the rest of the API's settings hold no pointer but web_dir */
+	aa.web_dir = ab.web_dir = NULL;
+	FUZZ_CHECK(memcmp(&aa, &ab, sizeof aa) == 0);
 }
 
 static char *
@@ -127,10 +134,10 @@ to_argv(char *text, char **argv, int max)
 			value = trim(eq + 1);
 			name = trim(name);
 		}
-		for (i = 0; i < sizeof known / sizeof known[0]; i++)
+		for (i = 0; i < n_known; i++)
 			if (strcmp(known[i].name, name) == 0)
 				break;
-		if (i == sizeof known / sizeof known[0])
+		if (i == n_known)
 			return -1;
 		if (known[i].arg != (value != NULL && *value != '\0'))
 			return -1;
