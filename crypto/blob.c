@@ -112,6 +112,12 @@ struct blob_writer {
 	int finishing;              /* the last batch is being encrypted */
 	int finished;               /* every byte is with the sink */
 	int fingerprinted;          /* the digests are final */
+	/* blob_writer_on_fingerprint: called on the hash thread with
+	 * plain_sha, made final there (plain_final: 1 done, -1 failed) */
+	void (*fp_fn)(void *, const uint8_t *);
+	void *fp_arg;
+	uint8_t plain_sha[32];
+	int plain_final;
 };
 
 static void
@@ -370,6 +376,30 @@ start_stream(struct blob_writer *w, const uint8_t *first, size_t first_len,
 	return VAULT_OK;
 }
 
+void
+blob_writer_on_fingerprint(struct blob_writer *w,
+    void (*fn)(void *arg, const uint8_t sha256[32]), void *arg)
+{
+	w->fp_fn = fn;
+	w->fp_arg = arg;
+}
+
+/* A hash-thread job queued after the original's last bytes: its digest,
+ * then the caller's fn. */
+static void
+fingerprint_job(void *arg)
+{
+	struct blob_writer *w = arg;
+	unsigned int n;
+
+	if (EVP_DigestFinal_ex(w->sha_plain, w->plain_sha, &n) != 1) {
+		w->plain_final = -1;
+		return;
+	}
+	w->plain_final = 1;
+	w->fp_fn(w->fp_arg, w->plain_sha);
+}
+
 /* Processes in[cur] (full, or the last partial batch). */
 static vault_err
 process_in(struct blob_writer *w, int last)
@@ -383,6 +413,8 @@ process_in(struct blob_writer *w, int last)
 		return r;
 	if (len > 0)
 		w->in_ticket[cur] = hashq_submit(w->hq, w->sha_plain, p, len);
+	if (last && w->fp_fn != NULL)
+		(void)hashq_submit_fn(w->hq, fingerprint_job, w);
 	w->finishing = last;
 	if (w->compressed)
 		r = deflate_bytes(w, p, len, last ? Z_FINISH : Z_NO_FLUSH);
@@ -463,7 +495,10 @@ blob_writer_finish(struct blob_writer *w, struct blob_result *res)
 	w->fingerprinted = 1;
 	if ((r = hashq_wait_all(w->hq)) != VAULT_OK)
 		goto out;
-	if (EVP_DigestFinal_ex(w->sha_plain, res->sha256, &n) != 1 ||
+	if (w->plain_final == 1)
+		memcpy(res->sha256, w->plain_sha, 32);
+	if (w->plain_final < 0 || (w->plain_final == 0 &&
+	    EVP_DigestFinal_ex(w->sha_plain, res->sha256, &n) != 1) ||
 	    EVP_DigestFinal_ex(w->sha_cipher, res->cipher_sha256, &n) != 1) {
 		r = VAULT_ERR_INTERNAL;
 		goto out;

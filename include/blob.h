@@ -75,6 +75,13 @@ vault_err blob_writer_new(const uint8_t *dk, const vault_id *document_id,
     const struct blob_sink *sink, struct blob_writer **wp);
 /* Appends original bytes. */
 vault_err blob_writer_write(struct blob_writer *w, const void *p, size_t len);
+/* Calls fn(arg, sha256) with the original's fingerprint as soon as it is
+ * known, on the hash thread, while the last batch is still being
+ * encrypted and the blob hashed (inline when the document is too small
+ * for a hash thread). Set before blob_writer_end; fn must not touch the
+ * writer. blob_writer_finish returns after fn has returned. */
+void blob_writer_on_fingerprint(struct blob_writer *w,
+    void (*fn)(void *arg, const uint8_t sha256[32]), void *arg);
 /* Encrypts what is left and hands every byte of the blob to the sink;
  * the fingerprints may still be computing. From here the sink may be made
  * durable (the blob store's commit) while they end. */

@@ -35,12 +35,18 @@ vault_err hashq_new(int threaded, unsigned wake, struct hashq **qp);
 /* Queues ctx.update(p, len); returns the job's ticket (> 0). Blocks while the
  * queue is full. A failed EVP update is reported by hashq_wait_all. */
 uint64_t hashq_submit(struct hashq *q, EVP_MD_CTX *ctx, const void *p, size_t len);
+/* Queues fn(arg), run on the worker once the jobs before it are done
+ * (inline at once when not threaded), and wakes the worker now: work
+ * that needs what those jobs hash, done beside the submitter (a
+ * deposit's time-stamp over its fingerprint). Returns its ticket. */
+uint64_t hashq_submit_fn(struct hashq *q, void (*fn)(void *), void *arg);
 /* Returns once the job with this ticket (and all before it) is done.
  * A ticket of 0 returns at once. */
 void hashq_wait(struct hashq *q, uint64_t ticket);
 /* Waits for every job; VAULT_ERR_INTERNAL if any EVP update failed. */
 vault_err hashq_wait_all(struct hashq *q);
-/* Waits for every job, stops the thread, frees. NULL-safe. */
+/* Waits for every job, then lets the worker go: it frees q as it leaves,
+ * without the caller waiting for it. NULL-safe. */
 void hashq_free(struct hashq *q);
 
 #endif

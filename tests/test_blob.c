@@ -142,6 +142,65 @@ round_trip(size_t n, int text, enum blob_compress mode, size_t piece,
 #define C BLOB_CHUNK
 #define BATCH (8 * BLOB_CHUNK)
 
+/* blob_writer_on_fingerprint: what a deposit's time-stamp is made from. */
+struct fp_seen {
+	int calls;
+	uint8_t sha[32];
+};
+
+static void
+fp_cb(void *arg, const uint8_t sha256[32])
+{
+	struct fp_seen *fs = arg;
+
+	fs->calls++;
+	memcpy(fs->sha, sha256, 32);
+}
+
+TEST(fingerprint_callback_gets_the_original_digest_once_before_finish)
+{
+	/* inline (no hash thread) up to two chunks, threaded beyond, one
+	 * batch or several; deflated or not */
+	static const size_t sizes[] = { 0, 1, 2 * BLOB_CHUNK, 2 * BLOB_CHUNK + 1,
+	    4 * BLOB_CHUNK, 4 * BLOB_CHUNK + 1, (3u << 20) + 5 };
+	enum blob_compress modes[] = { BLOB_COMPRESS_NEVER, BLOB_COMPRESS_ALWAYS };
+	size_t i, k, off;
+	int text;
+
+	for (i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
+		for (k = 0; k < 2; k++) {
+			size_t n = sizes[i];
+			uint8_t *data = malloc(n + 1), md[32];
+			struct mem m = { 0 };
+			struct blob_sink sink = { mem_write, &m };
+			struct blob_writer *w;
+			struct blob_result res;
+			struct fp_seen fs = { 0 };
+			struct fixture f;
+
+			text = (int)k;
+			fixture_init(&f);
+			if (text) tu_fill_text(data, n, 7); else tu_fill_random(data, n, 7);
+			REQUIRE(blob_writer_new(f.dk, &f.doc, &f.owner, modes[k], &sink,
+			    &w) == VAULT_OK);
+			blob_writer_on_fingerprint(w, fp_cb, &fs);
+			for (off = 0; off < n; off += 100000)
+				REQUIRE(blob_writer_write(w, data + off,
+				    n - off < 100000 ? n - off : 100000) == VAULT_OK);
+			CHECK_EQ(blob_writer_finish(w, &res), VAULT_OK);
+			/* called once, and done by the time finish returns */
+			CHECK_EQ(fs.calls, 1);
+			SHA256(data, n, md);
+			CHECK(memcmp(fs.sha, md, 32) == 0);
+			CHECK(memcmp(res.sha256, md, 32) == 0);
+			SHA256(m.p, m.len, md);
+			CHECK(memcmp(res.cipher_sha256, md, 32) == 0);
+			blob_writer_free(w);
+			free(m.p);
+			free(data);
+		}
+}
+
 TEST(round_trip_at_chunk_and_batch_boundaries_incompressible)
 {
 	size_t sizes[] = { 0, 1, C - 1, C, C + 1, 2 * C, BATCH - 1, BATCH,
