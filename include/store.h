@@ -57,8 +57,7 @@ struct store_recovery {
  * in one transaction and one WAL sync (documents.c, group commit). */
 struct commit_job;
 struct commit_group {
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
+	pthread_mutex_t mu;     /* each put waits on a condition of its own */
 	struct commit_job *head, *tail;
 	int busy;               /* a batch is being written */
 };

@@ -247,7 +247,6 @@ store_open(const char *dir, const struct store_options *o, struct store **sp,
 	s->stopped = &s->stopped_own;
 	s->group = &s->group_own;
 	pthread_mutex_init(&s->group_own.mu, NULL);
-	pthread_cond_init(&s->group_own.cv, NULL);
 	if (o->pepper_path != NULL)
 		r = keys_pepper_load(o->pepper_path, &s->pepper);
 	else if (join(path, dir, "pepper.key") != 0)
@@ -372,7 +371,6 @@ store_close(struct store *s)
 		keys_pepper_free(s->instance_sk);
 		tsa_free(s->tsa);
 		pthread_mutex_destroy(&s->group_own.mu);
-		pthread_cond_destroy(&s->group_own.cv);
 	}
 	free(s->dir);
 	free(s);
