@@ -130,10 +130,19 @@ def main():
 
     print("bench_api: %d GiB document, %d small deposits" % (gib, small))
     def core_once():
+        """MB/s of the core pipeline, and the CPU seconds it took."""
         out = subprocess.run([os.path.join(build, "bench_store"), "--dir",
                               os.path.join(work, "core"), "--mib", str(gib << 10),
                               "--rounds", "1"], capture_output=True, text=True).stdout
-        return float(re.search(r"store, no compression\s+(\d+)", out).group(1))
+        return (float(re.search(r"store, no compression\s+(\d+)", out).group(1)),
+                float(re.search(r"round 1: .* CPU ([\d.]+) s", out).group(1)))
+
+    def busy_cpu():
+        """CPU seconds the whole machine has spent busy (/proc/stat): the
+        HTTP deposit's cost is vaultd's, the client's and the kernel's."""
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:]]
+        return (sum(v) - v[3] - v[4]) / os.sysconf("SC_CLK_TCK")
 
     dec = float(subprocess.run([os.path.join(build, "bench_floor"), "decrypt",
                                 str(min(gib << 10, 2048))],
@@ -169,11 +178,15 @@ def main():
 
         # This machine's disk rate varies from run to run: the core
         # pipeline and the HTTP deposit alternate, and medians compare.
-        cores, deps, dls = [], [], []
+        cores, deps, dls, core_cpu, dep_cpu = [], [], [], [], []
         with RssSampler(v.proc.pid) as s1:
             for rnd in range(rounds):
-                cores.append(core_once())
+                mbs, cpu = core_once()
+                cores.append(mbs)
+                core_cpu.append(cpu)
+                c0 = busy_cpu()
                 ok, dt = load(build, v, tp, 1, 1, "PUT", deposit_path(pid, "big%d" % rnd, "other"), big)
+                dep_cpu.append(busy_cpu() - c0)
                 deps.append(size / dt / MB if ok else 0)
         s, b, _ = v.call("GET", "/v1/persons/%s/documents?category=other" % pid, token=tp)
         for d in b["documents"][:rounds]:
@@ -252,6 +265,8 @@ def main():
     print("  core store pipeline (bench_store)      %7.0f MB/s" % core)
     print("  deposit of %d GiB over HTTP             %7.0f MB/s  (%.0f %% of the core pipeline)"
           % (gib, dep, 100 * dep / core))
+    print("  CPU seconds a GiB: core pipeline %.2f (bench_store's own), HTTP deposit %.2f"
+          " (the machine: vaultd, client, kernel)" % (median(core_cpu) / gib, median(dep_cpu) / gib))
     print("  raw secretstream decryption            %7.0f MB/s" % dec)
     print("  loopback socket copy                   %7.0f MB/s" % sock)
     print("  decryption + socket copy, serial       %7.0f MB/s" % dl_bound)

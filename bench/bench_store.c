@@ -164,15 +164,27 @@ bench_write(const char *dir, const uint8_t *buf, uint64_t total)
 	return mbps(total, t);
 }
 
+/* CPU seconds this process has used, every thread's. */
+static double
+cpu_seconds(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+	    (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
+
+/* MB/s of one put of total bytes; *cpu: the CPU seconds it took. */
 static double
 bench_store(struct store *s, const vault_id *owner, const uint8_t *buf,
-    uint64_t total, enum blob_compress mode, int *compressed)
+    uint64_t total, enum blob_compress mode, int *compressed, double *cpu)
 {
 	struct document_meta m = { "bench", "other", "application/octet-stream", NULL, NULL };
 	struct document_info info;
 	struct document_put *p;
 	uint64_t done;
-	double t = now();
+	double t = now(), c = cpu_seconds();
 
 	if (documents_put_begin(s, owner, owner, &m, mode, NULL, &p) != VAULT_OK)
 		return 0;
@@ -184,6 +196,7 @@ bench_store(struct store *s, const vault_id *owner, const uint8_t *buf,
 	if (documents_put_commit(p, &info) != VAULT_OK)
 		return 0;
 	t = now() - t;
+	*cpu = cpu_seconds() - c;
 	*compressed = info.compressed;
 	documents_delete(s, owner, &info.id, owner, NULL);
 	return mbps(total, t);
@@ -222,9 +235,10 @@ main(int argc, char **argv)
 	uint8_t *rnd, *txt;
 	char *code;
 	vault_id id;
-	double sha, ss, wr, bound, st, stt, str, strf;
+	double sha, ss, wr, bound, st, stt, str, strf, cpu;
 	int i, c1, c2, c3, c4, rounds = 3;
 	double wrs[9], sts[9];
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 
 	for (i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--dir") == 0 && i + 1 < argc)
@@ -278,9 +292,12 @@ main(int argc, char **argv)
 	 * cache): write+fsync and the store alternate, and medians compare. */
 	for (i = 0; i < rounds; i++) {
 		wrs[i] = bench_write(dir, rnd, total);
-		sts[i] = bench_store(s, &id, rnd, total, BLOB_COMPRESS_NEVER, &c1);
-		printf("  round %d: write+fsync %.0f MB/s, store %.0f MB/s\n", i + 1,
-		    wrs[i], sts[i]);
+		sts[i] = bench_store(s, &id, rnd, total, BLOB_COMPRESS_NEVER, &c1, &cpu);
+		/* how busy the store kept the machine: CPU time against the
+		 * wall time of all its CPUs */
+		printf("  round %d: write+fsync %.0f MB/s, store %.0f MB/s, CPU %.2f s "
+		    "(%.0f %% of %ld CPUs)\n", i + 1, wrs[i], sts[i], cpu,
+		    100.0 * cpu / ((double)total / 1e6 / sts[i] * (double)ncpu), ncpu);
 	}
 	wr = median(wrs, rounds);
 	st = median(sts, rounds);
@@ -291,13 +308,13 @@ main(int argc, char **argv)
 	printf("  %-34s %8.0f MB/s\n", "serial bound", bound);
 	printf("  %-34s %8.0f MB/s  (%.0f %% of the bound)\n", "store, no compression", st,
 	    100.0 * st / bound);
-	stt = bench_store(s, &id, txt, total, BLOB_COMPRESS_AUTO, &c2);
+	stt = bench_store(s, &id, txt, total, BLOB_COMPRESS_AUTO, &c2, &cpu);
 	printf("  %-34s %8.0f MB/s  (deflated: %s)\n", "store, auto, text-like data", stt,
 	    c2 ? "yes" : "no");
-	str = bench_store(s, &id, rnd, total, BLOB_COMPRESS_AUTO, &c3);
+	str = bench_store(s, &id, rnd, total, BLOB_COMPRESS_AUTO, &c3, &cpu);
 	printf("  %-34s %8.0f MB/s  (deflated: %s)\n", "store, auto, random data", str,
 	    c3 ? "yes" : "no");
-	strf = bench_store(s, &id, rnd, total, BLOB_COMPRESS_ALWAYS, &c4);
+	strf = bench_store(s, &id, rnd, total, BLOB_COMPRESS_ALWAYS, &c4, &cpu);
 	printf("  %-34s %8.0f MB/s  (deflated: %s)\n", "store, deflate forced, random", strf,
 	    c4 ? "yes" : "no");
 	printf("  %-34s %8ld KiB\n", "peak RSS", peak_rss_kib());
