@@ -42,7 +42,7 @@ real_now_ms(void)
 struct vault_os vault_os = {
 	.open = real_open, .read = read, .pread = pread, .write = write, .fsync = fsync,
 	.rename = real_rename, .unlink = unlink, .close = close,
-	.now_ms = real_now_ms,
+	.now_ms = real_now_ms, .thread = pthread_create,
 };
 
 void
@@ -57,6 +57,7 @@ vault_os_reset(void)
 	vault_os.unlink = unlink;
 	vault_os.close = close;
 	vault_os.now_ms = real_now_ms;
+	vault_os.thread = pthread_create;
 }
 
 int
@@ -146,7 +147,7 @@ vault_os_thread(pthread_t *t, const pthread_attr_t *attr,
 
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	rc = pthread_create(t, attr, fn, arg);
+	rc = vault_os.thread(t, attr, fn, arg);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	return rc;
 }

@@ -54,7 +54,10 @@ hashq_main(void *arg)
 		job = q->ring[q->done % HASHQ_SLOTS];
 		pthread_mutex_unlock(&q->mu);
 		if (job.fn != NULL) {
-			job.fn(job.arg);
+			/* a call after a failed update would work on a wrong
+			 * digest (a time-stamp of it): the caller fails anyway */
+			if (!q->failed)
+				job.fn(job.arg);
 			ok = 1;
 		} else
 			ok = EVP_DigestUpdate(job.ctx, job.p, job.len) == 1;

@@ -23,6 +23,9 @@ struct vault_os {
 	int (*unlink)(const char *path);
 	int (*close)(int fd);
 	int64_t (*now_ms)(void); /* wall clock, milliseconds since the epoch */
+	/* vault_os_thread's pthread_create (tests: no thread to be had) */
+	int (*thread)(pthread_t *t, const pthread_attr_t *attr,
+	    void *(*fn)(void *), void *arg);
 };
 
 extern struct vault_os vault_os;

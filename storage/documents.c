@@ -11,6 +11,7 @@
  * reported at start-up. A crash after 2 leaves the whole document.
  */
 #include <pthread.h>
+#include <stdatomic.h>
 
 #include <openssl/evp.h>
 #include <sodium.h>
@@ -276,6 +277,7 @@ struct document_put {
 	char serial[65];
 	int tsa_pending;        /* the external TSA did not answer */
 	vault_err stamp_r;           /* tsa_stamp's answer (stamp_fingerprint) */
+	_Atomic int abandoned;       /* the put failed: no stamp to ask for */
 	vault_err err;               /* sticky */
 };
 
@@ -721,6 +723,12 @@ stamp_fingerprint(void *arg, const uint8_t sha256[32])
 {
 	struct document_put *p = arg;
 
+	/* the blob's end failed (a full disk) after this was queued: an
+	 * external TSA is not asked, nor waited for, about a refused paper */
+	if (atomic_load(&p->abandoned)) {
+		p->stamp_r = VAULT_ERR_INTERNAL;
+		return;
+	}
 	p->stamp_r = tsa_stamp(p->s->tsa, sha256, 0, &p->token, &p->token_len,
 	    p->serial);
 }
@@ -796,8 +804,10 @@ documents_put_commit(struct document_put *p, struct document_info *info)
 	pthread_cond_init(&bc.cv, NULL);
 	if (p->s->tsa != NULL)
 		blob_writer_on_fingerprint(p->w, stamp_fingerprint, p);
-	if ((r = p->err) != VAULT_OK || (r = blob_writer_end(p->w)) != VAULT_OK)
+	if ((r = p->err) != VAULT_OK || (r = blob_writer_end(p->w)) != VAULT_OK) {
+		atomic_store(&p->abandoned, 1);
 		goto out;
+	}
 	/* Every byte of the blob is with the blob store. From here two
 	 * threads: this one makes the blob durable (its last block, fchmod,
 	 * fsync: waiting on the disk, not on a CPU), while a worker does the

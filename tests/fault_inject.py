@@ -3,8 +3,8 @@
 vaultd serves each connection on its own thread (libmicrohttpd, thread per
 connection). Traced(v, ...) opens a keep-alive connection, makes one
 harmless request on it so that its thread exists, and attaches strace to
-that thread alone (with -f: and to the threads it starts, such as a
-deposit's blob-commit thread). The request under test is then sent on
+that thread alone (with -f: and to the threads it starts, such as the
+worker that writes a deposit's rows and commits them, documents.c). The request under test is then sent on
 that connection: only what serving it does is traced, never the sweeper,
 the scrub or another client. strace counts `when=N` per syscall and per
 thread ("per tracee"), which `reachable()` takes into account.
@@ -21,9 +21,10 @@ import time
 
 DURABLE = ["fsync", "fdatasync", "fchmod", "write", "pwrite64"]
 # where the crash tests kill the writer, one call after another:
-# fchmod, the mode 0600 that makes a written file a blob, and ftruncate,
-# the cut of a directly written blob's padding before its fsync
-# (storage/blobstore_fs.c)
+# fchmod, the mode 0600 that makes a written file a blob
+# (storage/blobstore_fs.c); ftruncate, which changes a file's size (none
+# in today's requests since blobs are no longer padded and cut: kept so
+# that a new one would be tried)
 CRASH_SYSCALLS = ["fsync", "fdatasync", "fchmod", "ftruncate", "write",
                   "pwrite64", "unlink"]
 

@@ -3,11 +3,13 @@
  * metadata and limits that store nothing, blobs swapped or damaged on disk,
  * deletion that leaves no key wrapping, failing fsyncs and full disks,
  * leftovers of crashes, schema migration, and the canary: no plaintext on
- * disk.
+ * disk. Puts of many sizes at once from sibling stores (the group commit,
+ * each put's own condition), and with no thread to be had.
  */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <sys/stat.h>
@@ -20,6 +22,7 @@
 #include "testlib.h"
 #include "testutil.h"
 #include "vault_os.h"
+#include "workers.h"
 
 static int test_setup(void) { return sodium_init() < 0 ? -1 : 0; }
 
@@ -712,6 +715,139 @@ TEST(blobs_of_every_size_round_trip_written_direct_or_buffered)
 }
 
 /* ---- start-up --------------------------------------------------------- */
+
+/* ---- threads: concurrent puts, and none to be had ------------------------ */
+
+/* small, one chunk, several batches, and over the 4 MiB past which a
+ * put waits for its blob before its rows (documents.c) */
+static const size_t put_sizes[] = { 0, 200 << 10, (1 << 20) + 7, (4 << 20) + (100 << 10) };
+#define PUT_SIZES (sizeof put_sizes / sizeof put_sizes[0])
+#define PUT_MAX ((4 << 20) + (100 << 10))
+
+/* Puts data[0..n) for every size; checks each one reads back whole. */
+static void
+put_every_size(struct store *s, struct person *a, const uint8_t *data)
+{
+	struct document_info in;
+	uint8_t *back, md[32];
+	size_t i, got;
+	vault_err r;
+
+	for (i = 0; i < PUT_SIZES; i++) {
+		CHECK_EQ(put(s, &a->u.id, &meta_ok, data, put_sizes[i], BLOB_COMPRESS_AUTO,
+		    &in), VAULT_OK);
+		crypto_hash_sha256(md, data, put_sizes[i]);
+		CHECK(memcmp(in.sha256, md, 32) == 0);
+		back = get(s, a, &a->u.id, &in.id, &got, &r, NULL);
+		CHECK_EQ(r, VAULT_OK);
+		CHECK_EQ(got, put_sizes[i]);
+		CHECK(back != NULL && (got == 0 || memcmp(back, data, got) == 0));
+		free(back);
+	}
+}
+
+static int
+no_thread(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(void *), void *arg)
+{
+	(void)t; (void)attr; (void)fn; (void)arg;
+	return EAGAIN;
+}
+
+TEST(puts_land_whole_when_no_thread_can_be_had)
+{
+	char *dir;
+	struct store *s = tu_store_new(&dir);
+	struct person a;
+	uint8_t *data = malloc(PUT_MAX);
+
+	REQUIRE(s != NULL && data != NULL && person_new(s, "amina", "sesame", &a) == 0);
+	tu_fill_random(data, PUT_MAX, 21);
+	/* no idle worker left, and none can be started: the hashes, the
+	 * blocks, the rows and the time-stamp all run on the put's thread */
+	workers_shutdown();
+	vault_os.thread = no_thread;
+	put_every_size(s, &a, data);
+	vault_os_reset();
+	CHECK_EQ(count_rows(s, "documents"), (int64_t)PUT_SIZES);
+	CHECK_EQ(count_blobs(s), (int)PUT_SIZES);
+	free(data);
+	person_free(&a);
+	store_close(s);
+	tu_rmrf(dir);
+	free(dir);
+}
+
+struct putter {
+	struct store *first;
+	struct person *a;
+	const uint8_t *data;
+	vault_id ids[2 * PUT_SIZES];
+	uint8_t sha[2 * PUT_SIZES][32];
+	vault_err r;
+};
+
+static void *
+putter_main(void *arg)
+{
+	struct putter *pt = arg;
+	struct document_info in;
+	struct store *sib;
+	size_t i;
+
+	if ((pt->r = store_open_sibling(pt->first, &sib)) != VAULT_OK)
+		return NULL;
+	for (i = 0; i < 2 * PUT_SIZES && pt->r == VAULT_OK; i++) {
+		pt->r = put(sib, &pt->a->u.id, &meta_ok, pt->data,
+		    put_sizes[i % PUT_SIZES], BLOB_COMPRESS_NEVER, &in);
+		pt->ids[i] = in.id;
+		memcpy(pt->sha[i], in.sha256, 32);
+	}
+	store_close(sib);
+	return NULL;
+}
+
+TEST(concurrent_puts_from_sibling_stores_all_land_whole)
+{
+	enum { THREADS = 6 };
+	char *dir;
+	struct store *s = tu_store_new(&dir);
+	struct person a;
+	struct putter pt[THREADS];
+	pthread_t th[THREADS];
+	uint8_t *data = malloc(PUT_MAX), *back, md[32];
+	size_t i, k, got;
+	vault_err r;
+
+	REQUIRE(s != NULL && data != NULL && person_new(s, "amina", "sesame", &a) == 0);
+	tu_fill_random(data, PUT_MAX, 22);
+	/* small and large puts meet in the group commit: a batch's writer
+	 * waits on other puts' blobs, a large one waits for its own first */
+	for (k = 0; k < THREADS; k++) {
+		pt[k] = (struct putter){ .first = s, .a = &a, .data = data };
+		REQUIRE(pthread_create(&th[k], NULL, putter_main, &pt[k]) == 0);
+	}
+	for (k = 0; k < THREADS; k++)
+		pthread_join(th[k], NULL);
+	for (k = 0; k < THREADS; k++) {
+		CHECK_EQ(pt[k].r, VAULT_OK);
+		for (i = 0; i < 2 * PUT_SIZES && pt[k].r == VAULT_OK; i++) {
+			back = get(s, &a, &a.u.id, &pt[k].ids[i], &got, &r, NULL);
+			CHECK_EQ(r, VAULT_OK);
+			CHECK_EQ(got, put_sizes[i % PUT_SIZES]);
+			crypto_hash_sha256(md, data, put_sizes[i % PUT_SIZES]);
+			CHECK(memcmp(pt[k].sha[i], md, 32) == 0);
+			CHECK(back != NULL && (got == 0 || memcmp(back, data, got) == 0));
+			free(back);
+		}
+	}
+	CHECK_EQ(count_rows(s, "documents"), (int64_t)(THREADS * 2 * PUT_SIZES));
+	CHECK_EQ(count_blobs(s), (int)(THREADS * 2 * PUT_SIZES));
+	free(data);
+	person_free(&a);
+	store_close(s);
+	tu_rmrf(dir);
+	free(dir);
+}
 
 TEST(startup_removes_temp_files_and_reports_orphans_and_missing_blobs)
 {

@@ -90,6 +90,15 @@ def main():
             counts[s_] = counts.get(s_, 0) + 1
         print("# %s: %s" % (name, ", ".join("%s %d" % kv for kv in sorted(counts.items()))),
               flush=True)
+        # Every request commits (the WAL's fdatasync), and a deposit also
+        # fsyncs its blob: both seen means the threads doing them are
+        # traced. A pool thread started before the request would not be,
+        # and its calls would silently never be tried (a deposit's COMMIT
+        # runs on a pool worker, documents.c).
+        check("%s: its commit%s among the traced calls" % (
+              name, " and its blob's fsync are" if name == "deposit" else " is"),
+              counts.get("fdatasync", 0) >= 1 and
+              (name != "deposit" or counts.get("fsync", 0) >= 1), counts)
         failures, outcomes = [], {}
         for sc in SYSCALLS:
             points, unreachable = reachable(ev, sc, tid)

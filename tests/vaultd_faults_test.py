@@ -314,7 +314,7 @@ def emfile_run(name, inject=None, follow=False, extra=()):
 def part_emfile():
     """Every openat of the serving thread (traced alone, so that its own
     count is what `when` counts), and for a deposit every directory its
-    blob-commit thread opens to fsync (strace -P on the blob directory and
+    threads open to fsync (strace -P on the blob directory and
     its 256 fan-out directories: only those calls are counted)."""
     tried = 0
     for name in ["deposit", "download"]:
