@@ -495,10 +495,12 @@ blob_writer_finish(struct blob_writer *w, struct blob_result *res)
 	w->fingerprinted = 1;
 	if ((r = hashq_wait_all(w->hq)) != VAULT_OK)
 		goto out;
-	if (w->plain_final == 1)
-		memcpy(res->sha256, w->plain_sha, 32);
-	if (w->plain_final < 0 || (w->plain_final == 0 &&
-	    EVP_DigestFinal_ex(w->sha_plain, res->sha256, &n) != 1) ||
+	/* the original's digest is final already if fingerprint_job ran */
+	if (w->plain_final == 0)
+		w->plain_final = EVP_DigestFinal_ex(w->sha_plain, w->plain_sha,
+		    &n) == 1 ? 1 : -1;
+	memcpy(res->sha256, w->plain_sha, 32);
+	if (w->plain_final != 1 ||
 	    EVP_DigestFinal_ex(w->sha_cipher, res->cipher_sha256, &n) != 1) {
 		r = VAULT_ERR_INTERNAL;
 		goto out;

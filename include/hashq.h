@@ -38,7 +38,8 @@ uint64_t hashq_submit(struct hashq *q, EVP_MD_CTX *ctx, const void *p, size_t le
 /* Queues fn(arg), run on the worker once the jobs before it are done
  * (inline at once when not threaded), and wakes the worker now: work
  * that needs what those jobs hash, done beside the submitter (a
- * deposit's time-stamp over its fingerprint). Returns its ticket. */
+ * deposit's time-stamp over its fingerprint). Skipped if an earlier
+ * update failed: its digest would be wrong. Returns its ticket. */
 uint64_t hashq_submit_fn(struct hashq *q, void (*fn)(void *), void *arg);
 /* Returns once the job with this ticket (and all before it) is done.
  * A ticket of 0 returns at once. */

@@ -795,8 +795,8 @@ documents_put_commit(struct document_put *p, struct document_info *info)
 	struct commit_group *g = p->s->group;
 	struct blob_commit bc = { .r = VAULT_OK };
 	struct commit_job job = { 0 };
-	struct put_rows w = { 0 };
-	int blob_durable = 0;
+	struct put_rows w = { .p = p, .bc = &bc, .job = &job };
+	int blob_durable = 0, worker;
 	vault_err r;
 
 	if (info != NULL)
@@ -814,26 +814,23 @@ documents_put_commit(struct document_put *p, struct document_info *info)
 	 * CPU part and writes the rows, whose COMMIT waits for the blob. The
 	 * other way round, on two CPUs busy with the encryption's end, the
 	 * hashes and the stamp, the worker that was to start the disk waited
-	 * 0.2 ms for a CPU on a 200 KiB paper. */
-	w = (struct put_rows){ .p = p, .bc = &bc, .job = &job };
-	if (workers_run(put_rows_main, &w) != 0) {
-		/* no thread to be had: the blob first, then the rows */
-		bc.r = blobstore_put_commit(p->bp);
-		bc.done = 1;
-		p->bp = NULL;
+	 * 0.2 ms for a CPU on a 200 KiB paper. No thread to be had: the
+	 * blob first, then the rows, here. */
+	worker = workers_run(put_rows_main, &w) == 0;
+	r = blobstore_put_commit(p->bp); /* frees bp whatever happens */
+	p->bp = NULL;
+	pthread_mutex_lock(&g->mu);
+	bc.r = r;
+	bc.done = 1;
+	pthread_cond_broadcast(&bc.cv);
+	pthread_mutex_unlock(&g->mu);
+	if (!worker)
 		put_rows_main(&w);
-	} else {
-		r = blobstore_put_commit(p->bp); /* frees bp whatever happens */
-		p->bp = NULL;
-		pthread_mutex_lock(&g->mu);
-		bc.r = r;
-		bc.done = 1;
-		pthread_cond_broadcast(&bc.cv);
-		/* w, bc and job live on this stack */
-		while (!w.done)
-			pthread_cond_wait(&bc.cv, &g->mu);
-		pthread_mutex_unlock(&g->mu);
-	}
+	/* w, bc and job live on this stack */
+	pthread_mutex_lock(&g->mu);
+	while (!w.done)
+		pthread_cond_wait(&bc.cv, &g->mu);
+	pthread_mutex_unlock(&g->mu);
 	/* a blob that became durable is removed below if anything failed */
 	blob_durable = bc.r == VAULT_OK;
 	r = bc.r != VAULT_OK ? bc.r : w.r; /* a failed fsync first: it must
