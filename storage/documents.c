@@ -583,6 +583,20 @@ static const char sql_savepoint[] = "SAVEPOINT put";
 static const char sql_release[] = "RELEASE put";
 static const char sql_rollback_to[] = "ROLLBACK TO put";
 
+/* Under the group's mutex: *rp = r, *done set, and the threads waiting
+ * on bc's condition woken (the put's own steps: its blob durable, its
+ * rows written). */
+static void
+step_done(struct commit_group *g, struct blob_commit *bc, vault_err *rp,
+    int *done, vault_err r)
+{
+	pthread_mutex_lock(&g->mu);
+	*rp = r;
+	*done = 1;
+	pthread_cond_broadcast(&bc->cv);
+	pthread_mutex_unlock(&g->mu);
+}
+
 /* Returns once every blob of batch is durable or failed. */
 static void
 wait_blobs(struct commit_group *g, struct commit_job *batch)
@@ -782,11 +796,7 @@ put_rows_main(void *arg)
 		    w->tenc_len, w->now, w->bc, VAULT_OK, VAULT_OK, 0, NULL };
 		group_commit(p->s, w->job);
 	}
-	pthread_mutex_lock(&g->mu);
-	w->r = r;
-	w->done = 1;
-	pthread_cond_broadcast(&w->bc->cv);
-	pthread_mutex_unlock(&g->mu);
+	step_done(g, w->bc, &w->r, &w->done, r);
 }
 
 vault_err
@@ -819,11 +829,7 @@ documents_put_commit(struct document_put *p, struct document_info *info)
 	worker = workers_run(put_rows_main, &w) == 0;
 	r = blobstore_put_commit(p->bp); /* frees bp whatever happens */
 	p->bp = NULL;
-	pthread_mutex_lock(&g->mu);
-	bc.r = r;
-	bc.done = 1;
-	pthread_cond_broadcast(&bc.cv);
-	pthread_mutex_unlock(&g->mu);
+	step_done(g, &bc, &bc.r, &bc.done, r);
 	if (!worker)
 		put_rows_main(&w);
 	/* w, bc and job live on this stack */

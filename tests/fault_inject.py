@@ -4,10 +4,11 @@ vaultd serves each connection on its own thread (libmicrohttpd, thread per
 connection). Traced(v, ...) opens a keep-alive connection, makes one
 harmless request on it so that its thread exists, and attaches strace to
 that thread alone (with -f: and to the threads it starts, such as the
-worker that writes a deposit's rows and commits them, documents.c). The request under test is then sent on
-that connection: only what serving it does is traced, never the sweeper,
-the scrub or another client. strace counts `when=N` per syscall and per
-thread ("per tracee"), which `reachable()` takes into account.
+worker that writes a deposit's rows and commits them, documents.c). The
+request under test is then sent on that connection: only what serving
+it does is traced, never the sweeper, the scrub or another client.
+strace counts `when=N` per syscall and per thread ("per tracee"), which
+`reachable()` takes into account.
 
 Also the offline checks that every fault test ends with: `vaultctl fsck`,
 `sqlite3 vault.db "PRAGMA integrity_check"`, `vaultctl journal verify`.

@@ -714,8 +714,6 @@ TEST(blobs_of_every_size_round_trip_written_direct_or_buffered)
 	free(dir);
 }
 
-/* ---- start-up --------------------------------------------------------- */
-
 /* ---- threads: concurrent puts, and none to be had ------------------------ */
 
 /* small, one chunk, several batches, and over the 4 MiB past which a
@@ -848,6 +846,8 @@ TEST(concurrent_puts_from_sibling_stores_all_land_whole)
 	tu_rmrf(dir);
 	free(dir);
 }
+
+/* ---- start-up --------------------------------------------------------- */
 
 TEST(startup_removes_temp_files_and_reports_orphans_and_missing_blobs)
 {
